@@ -1,0 +1,67 @@
+"""System checks for misconfiguration, with stable ids (``onfile.E…`` errors, ``onfile.W…``
+warnings). ``onfile check --deploy`` runs them with Django's own deployment checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from onfile.ledger.keys import KeyError_, master_key, master_key_path, signing_key_path
+
+
+@register("onfile")
+def check_data_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    data_dir = Path(settings.DATA_DIR)
+    if data_dir.exists() and not data_dir.is_dir():
+        return [Error(f"ONFILE_DATA_DIR {data_dir} is not a directory", id="onfile.E001",
+                      hint="Point ONFILE_DATA_DIR at a directory (it is created by 'onfile init').")]
+    if data_dir.exists() and not os.access(data_dir, os.R_OK | os.W_OK | os.X_OK):
+        return [Error(f"ONFILE_DATA_DIR {data_dir} is not readable and writable by this user", id="onfile.E002",
+                      hint="Fix its owner or permissions, or mount it read-write.")]
+    return []
+
+
+@register("onfile")
+def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    initialised = (Path(settings.KEYS_DIR)).exists()
+    if not initialised:
+        return [Warning("onfile is not initialised: no keys directory", id="onfile.W001",
+                        hint="Run 'onfile init'.")]
+    try:
+        master_key()
+    except KeyError_ as exc:
+        messages.append(Error(str(exc), id="onfile.E003",
+                              hint=f"Restore {master_key_path()} from your key backup, or set ONFILE_MASTER_KEY."))
+    if not signing_key_path().exists():
+        messages.append(Error(f"no checkpoint signing key at {signing_key_path()}", id="onfile.E004",
+                              hint="Restore it from backup, or run 'onfile init' to create one."))
+    elif signing_key_path().stat().st_mode & 0o077:
+        messages.append(Warning(f"{signing_key_path()} is readable by other users", id="onfile.W002",
+                                hint="chmod 600 it."))
+    if master_key_path().exists() and master_key_path().stat().st_mode & 0o077:
+        messages.append(Warning(f"{master_key_path()} is readable by other users", id="onfile.W003",
+                                hint="chmod 600 it."))
+    return messages
+
+
+@register("onfile", deploy=True)
+def check_production(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if settings.DEBUG:
+        messages.append(Error("ONFILE_DEBUG is on: error pages would show code and data", id="onfile.E010",
+                              hint="Unset ONFILE_DEBUG in production."))
+    if str(settings.SECRET_KEY).startswith("ephemeral-"):
+        messages.append(Warning("no secret key configured; sessions end at every restart", id="onfile.W010",
+                                hint="Run 'onfile init' or set ONFILE_SECRET_KEY."))
+    if "*" in settings.ALLOWED_HOSTS:
+        messages.append(Warning("ONFILE_ALLOWED_HOSTS contains '*'", id="onfile.W011",
+                                hint="List the host names onfile is served under."))
+    if not settings.BEHIND_TLS:
+        messages.append(Warning("ONFILE_PUBLIC_URL is not https: cookies are not marked secure", id="onfile.W012",
+                                hint="Serve onfile behind TLS and set ONFILE_PUBLIC_URL=https://…"))
+    return messages

@@ -1,0 +1,81 @@
+"""The ``onfile`` command: one entry point for every operation.
+
+A thin layer over Django's management commands (which are thin layers over the actions).
+``onfile --help`` lists onfile's own commands; Django's (``migrate``, ``check`` …) work too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {
+    "init": "create the data directory, keys and database; create the first admin",
+    "serve": "run the web server and the background worker (initialises on first run)",
+    "worker": "run the background worker (scheduled checkpoints and verifies, queued work)",
+    "status": "counts, last checkpoint, last verify",
+    "verify": "recompute every leaf, blob hash, root, signature and checkpoint consistency",
+    "checkpoint": "sign a checkpoint of the ledger now; show the latest or the public key",
+    "proof": "inclusion and consistency proofs, for anyone to check",
+    "rebuild": "drop the projection and recompute it from the ledger and blobs",
+    "createuser": "create a staff user with a role",
+    "check": "run the configuration checks (add --deploy for production)",
+}
+
+NOT_NEEDING_INIT = {"init", "serve", "help", "check", "makemigrations", "version", "--version", "-h", "--help"}
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: onfile COMMAND [options]   (onfile COMMAND --help for a command's options)", "",
+             "commands:"]
+    lines += [f"  {name.ljust(width)}  {text}" for name, text in COMMANDS.items()]
+    lines += ["", "configuration: environment variables ONFILE_* (see README.md, 'Configuration')."]
+    return "\n".join(lines)
+
+
+def _not_initialised() -> str | None:
+    from django.conf import settings
+
+    if settings.DATABASE_URL:
+        return None
+    db = settings.DATABASES["default"]["NAME"]
+    if not os.path.exists(db):
+        return f"onfile is not initialised in {settings.DATA_DIR}: run 'onfile init' (or set ONFILE_DATA_DIR)"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onfile.settings")
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(usage())
+        return 0
+    if args[0] in {"--version", "version"}:
+        from onfile import __version__
+
+        print(f"onfile {__version__}")
+        return 0
+    from onfile.env import ConfigError
+
+    try:
+        import django
+
+        django.setup()
+    except ConfigError as exc:
+        print(f"onfile: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args[0] not in NOT_NEEDING_INIT and "--help" not in args and "-h" not in args:
+        problem = _not_initialised()
+        if problem:
+            print(f"onfile: {problem}", file=sys.stderr)
+            return 2
+    from django.core.management import ManagementUtility
+
+    utility = ManagementUtility(["onfile", *args])
+    utility.execute()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The background worker: scheduled work, claimed from the database (no broker).
+
+Today it signs a checkpoint every ``ONFILE_CHECKPOINT_INTERVAL`` seconds when the ledger
+grew (REQ-TE-3) and runs a full verify every ``ONFILE_VERIFY_INTERVAL`` seconds (the
+nightly self-audit, REQ-TE-5), recording the result in the ledger. Later capabilities add
+their queues (outbox, media fetch) as further steps of :meth:`Worker.run_once`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from datetime import UTC, datetime
+from types import FrameType
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+
+from onfile.ledger.checkpoints import CheckpointRefused, do_checkpoint, latest_checkpoint
+from onfile.ledger.log import NewEntry, append
+from onfile.ledger.verify import verify
+from onfile.status import last_verify
+
+log = logging.getLogger("onfile.worker")
+
+
+def _age_seconds(iso: str) -> float:
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (datetime.now(UTC) - then).total_seconds()
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def checkpoint_if_due(self) -> bool:
+        cp = latest_checkpoint()
+        if cp is not None and _age_seconds(cp.created_at.isoformat()) < settings.CHECKPOINT_INTERVAL_SECONDS:
+            return False
+        try:
+            made = do_checkpoint(reason="scheduled")
+        except CheckpointRefused as exc:
+            log.error("checkpoint refused: %s", exc)
+            with transaction.atomic():
+                append(NewEntry("security.checkpoint_refused", "system:worker", "", {"reason": str(exc)}))
+            return False
+        if made is not None:
+            log.info("signed checkpoint at size %d", made.size)
+        return made is not None
+
+    def verify_if_due(self) -> bool:
+        last = last_verify()
+        if last is not None and _age_seconds(str(last["at"])) < settings.VERIFY_INTERVAL_SECONDS:
+            return False
+        report = verify()
+        with transaction.atomic():
+            append(NewEntry("verify.completed", "system:worker", "", {
+                "ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq,
+                "problems": len(report.problems), "root": report.root}))
+        if report.ok:
+            log.info("scheduled verify passed: %d entries", report.entries)
+        else:
+            log.error("scheduled verify FAILED: %s", "; ".join(str(p) for p in report.problems[:5]))
+        return True
+
+    def run_once(self) -> None:
+        close_old_connections()
+        self.checkpoint_if_due()
+        self.verify_if_due()
+
+    def run(self, poll_seconds: float = 2.0) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        log.info("worker started")
+        while not self.stopping:
+            try:
+                self.run_once()
+            except Exception:
+                # One failing step must not stop the worker; it logs and tries again.
+                log.exception("worker step failed")
+            deadline = time.monotonic() + poll_seconds
+            while not self.stopping and time.monotonic() < deadline:
+                time.sleep(0.2)
+        log.info("worker stopped")

@@ -1,0 +1,168 @@
+"""Django settings for onfile, read once from the environment.
+
+Defaults run with no configuration at all: SQLite and files under ``ONFILE_DATA_DIR``
+(``./onfile-data``). ``ONFILE_DATABASE_URL=postgresql://…`` switches to PostgreSQL.
+Every secret may also come from ``NAME_FILE``. Misconfiguration is reported by the system
+checks in ``onfile.checks`` (ids ``onfile.E…``/``onfile.W…``), not by crashing here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from onfile.env import env_bool, env_int, env_list, env_secret, env_str
+
+DATA_DIR = Path(env_str("ONFILE_DATA_DIR", "onfile-data")).expanduser().resolve()
+KEYS_DIR = DATA_DIR / "keys"
+BLOB_DIR = DATA_DIR / "blobs"
+
+DEBUG = env_bool("ONFILE_DEBUG", False)
+PUBLIC_URL = env_str("ONFILE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+BEHIND_TLS = PUBLIC_URL.startswith("https://")
+
+
+def _secret_key() -> str:
+    configured = env_secret("ONFILE_SECRET_KEY")
+    if configured:
+        return configured
+    stored = KEYS_DIR / "secret-key"
+    try:
+        return stored.read_text(encoding="ascii").strip()
+    except OSError:
+        # Not initialised yet (``onfile init`` writes the file). A random key keeps
+        # sessions from being forgeable meanwhile; the check onfile.W001 says so.
+        return "ephemeral-" + secrets.token_urlsafe(48)
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ONFILE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = [PUBLIC_URL] if PUBLIC_URL.startswith("http") else []
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "onfile.accounts",
+    "onfile.ledger",
+    "onfile.conversations",
+    "onfile.imports",
+    "onfile.web",
+    "onfile.ops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "onfile.web.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "onfile.urls"
+WSGI_APPLICATION = "onfile.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_secret("ONFILE_DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "onfile.sqlite3",
+            "OPTIONS": {
+                # IMMEDIATE: writers queue for the lock instead of failing with "database is
+                # locked" when a read transaction tries to upgrade. WAL + synchronous=FULL: a
+                # commit is on disk when it returns (ARCHITECTURE invariant 1).
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                    "PRAGMA busy_timeout=30000; PRAGMA temp_store=MEMORY;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sessions: short-lived, HTTP-only, strict; secure cookies whenever served over TLS.
+SESSION_COOKIE_AGE = env_int("ONFILE_SESSION_SECONDS", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = BEHIND_TLS
+CSRF_COOKIE_SECURE = BEHIND_TLS
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if BEHIND_TLS:
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_SSL_REDIRECT = env_bool("ONFILE_SSL_REDIRECT", False)
+if env_bool("ONFILE_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("ONFILE_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_str("ONFILE_STATIC_ROOT") or None  # served from the apps by whitenoise
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+
+# onfile's own settings.
+LOG_ORIGIN = env_str("ONFILE_LOG_ORIGIN", "onfile.local/ledger")
+CHECKPOINT_INTERVAL_SECONDS = env_int("ONFILE_CHECKPOINT_INTERVAL", 900)
+VERIFY_INTERVAL_SECONDS = env_int("ONFILE_VERIFY_INTERVAL", 24 * 3600)
+INLINE_BLOB_LIMIT = env_int("ONFILE_INLINE_BLOB_LIMIT", 256 * 1024)
+MASTER_KEY = env_secret("ONFILE_MASTER_KEY")  # base64; default: KEYS_DIR / "master.key"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("ONFILE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,53 @@
+"""What ``onfile status`` and the admin status page report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import Count, Sum
+
+from onfile.accounts.models import User
+from onfile.conversations.models import Attachment, Client, Conversation, Matter, Message
+from onfile.ledger.models import Blob, Checkpoint, Entry, Head
+
+
+def last_verify() -> dict[str, Any] | None:
+    entry = Entry.objects.filter(kind="verify.completed").order_by("-seq").first()
+    if entry is None:
+        return None
+    result: dict[str, Any] = json.loads(entry.attrs)
+    result["at"] = entry.time
+    result["seq"] = entry.seq
+    return result
+
+
+def collect_status(counts_only: bool = False) -> dict[str, Any]:
+    head = Head.objects.filter(pk=1).first()
+    status: dict[str, Any] = {
+        "initialised": head is not None,
+        "counts": {
+            "conversations": Conversation.objects.count(),
+            "messages": Message.objects.count(),
+            "attachments": Attachment.objects.count(),
+            "clients": Client.objects.count(),
+            "matters": Matter.objects.count(),
+            "conversations_by_source": dict(
+                Conversation.objects.values_list("source").annotate(n=Count("id")).values_list("source", "n")
+            ),
+        },
+    }
+    if counts_only:
+        return status
+    blobs = Blob.objects.aggregate(n=Count("id"), size=Sum("cipher_size"))
+    cp = Checkpoint.objects.order_by("-size", "-id").first()
+    status.update({
+        "ledger": {"entries": head.size if head else 0, "origin": head.origin if head else "",
+                   "master_key_id": head.master_key_id if head else ""},
+        "blobs": {"count": blobs["n"] or 0, "bytes": blobs["size"] or 0},
+        "users": User.objects.filter(is_active=True).count(),
+        "last_checkpoint": None if cp is None else {
+            "size": cp.size, "root": cp.root, "at": cp.created_at.isoformat(), "reason": cp.reason},
+        "last_verify": last_verify(),
+    })
+    return status
