@@ -19,8 +19,11 @@ def check_data_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if data_dir.exists() and not data_dir.is_dir():
         return [Error(f"ONFILE_DATA_DIR {data_dir} is not a directory", id="onfile.E001",
                       hint="Point ONFILE_DATA_DIR at a directory (it is created by 'onfile init').")]
+    if data_dir.exists() and os.statvfs(data_dir).f_flag & os.ST_RDONLY:
+        return [Error(f"ONFILE_DATA_DIR {data_dir} is on a read-only file system", id="onfile.E002",
+                      hint="Mount it read-write; onfile must be able to record what it receives.")]
     if data_dir.exists() and not os.access(data_dir, os.R_OK | os.W_OK | os.X_OK):
-        return [Error(f"ONFILE_DATA_DIR {data_dir} is not readable and writable by this user", id="onfile.E002",
+        return [Error(f"ONFILE_DATA_DIR {data_dir} is not readable and writable by this user", id="onfile.E005",
                       hint="Fix its owner or permissions, or mount it read-write.")]
     return []
 

@@ -71,9 +71,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"onfile: {problem}", file=sys.stderr)
             return 2
     from django.core.management import ManagementUtility
+    from django.db import DatabaseError
+
+    from onfile.ledger.blobs import BlobError
+    from onfile.ledger.crypto import CryptoError
+    from onfile.ledger.keys import KeyError_
 
     utility = ManagementUtility(["onfile", *args])
-    utility.execute()
+    try:
+        utility.execute()
+    except (KeyError_, CryptoError, BlobError) as exc:
+        print(f"onfile {args[0]}: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        # e.g. a read-only disk or a corrupt database file: say so, no traceback.
+        print(f"onfile {args[0]}: database error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

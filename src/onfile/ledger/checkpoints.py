@@ -32,8 +32,9 @@ class CheckpointRefused(Exception):
 
 
 def iter_leaf_rows(start: int = 0, stop: int | None = None, batch: int = 5000) -> Iterator[tuple[object, ...]]:
-    sql = "SELECT seq, time, kind, actor, subject, attrs, blob_id, commitment, leaf_hash FROM ledger_entry WHERE seq >= %s"
-    params: list[object] = [start]
+    sql = ("SELECT seq, time, kind, actor, subject, attrs, blob_id, commitment, leaf_hash"
+           " FROM ledger_entry WHERE seq >= %s")
+    params: list[int] = [start]
     if stop is not None:
         sql += " AND seq < %s"
         params.append(stop)
@@ -51,7 +52,7 @@ def _committed_size() -> int:
     # FOR UPDATE waits for appends in flight, so every seq below the size is committed.
     lock = "" if connection.vendor == "sqlite" else " FOR UPDATE"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT size FROM ledger_head WHERE id = 1" + lock)
+        cursor.execute("SELECT size FROM ledger_head WHERE id = 1" + lock)  # noqa: S608 (constant text)
         row = cursor.fetchone()
     return int(row[0]) if row else 0
 

@@ -118,9 +118,8 @@ def seal_chunks(data_key: bytes, chunks: Iterator[bytes], chunk_size: int = CHUN
     pending = next(chunks, b"")
     while True:
         following = next(chunks, None)
-        final = following is None
-        yield aead.encrypt(_nonce(prefix, index), pending, header + (b"\x01" if final else b"\x00"))
-        if final:
+        yield aead.encrypt(_nonce(prefix, index), pending, header + (b"\x01" if following is None else b"\x00"))
+        if following is None:
             return
         pending = following
         index += 1

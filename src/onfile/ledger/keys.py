@@ -20,7 +20,7 @@ from onfile.ledger.checkpoint import NoteSigner
 from onfile.ledger.crypto import CryptoError, MasterKey
 
 
-class KeyError_(Exception):  # noqa: N801 (KeyError is a builtin)
+class KeyError_(Exception):
     """A key is missing or unusable; the message says what to do."""
 
 

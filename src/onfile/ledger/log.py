@@ -62,7 +62,7 @@ def leaf_bytes(
         f'{{"v":{LEAF_VERSION},"seq":{seq},"time":"{time}","kind":{dumps(kind, ensure_ascii=False)},'
         f'"actor":{dumps(actor, ensure_ascii=False)},"subject":{dumps(subject, ensure_ascii=False)},'
         f'"attrs":{attrs},"blob":{"null" if blob_id is None else blob_id},"commit":"{commitment}"}}'
-    ).encode("utf-8")
+    ).encode()
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class InitResult:
 def check_data_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise InitError(f"{path} exists and is not a directory")
+    if path.exists() and os.statvfs(path).f_flag & os.ST_RDONLY:
+        raise InitError(f"the data directory {path} is on a read-only file system")
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         with tempfile.TemporaryFile(dir=path):
@@ -117,7 +119,7 @@ def _ensure_head(key_id: str) -> bool:
     from onfile.ledger.models import Head
 
     with transaction.atomic():
-        head, created = Head.objects.get_or_create(pk=1, defaults={"master_key_id": key_id,
+        _, created = Head.objects.get_or_create(pk=1, defaults={"master_key_id": key_id,
                                                                    "origin": settings.LOG_ORIGIN})
         if created:
             append(NewEntry("installation.initialised", "system", "",

@@ -73,7 +73,7 @@ PG_DOWN = [
 def _run(statements: dict[str, list[str]]) -> Any:
     def apply(apps: Any, schema_editor: Any) -> None:
         for sql in statements.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(sql)
+            schema_editor.execute(sql, None)  # None: no placeholder parsing of plpgsql "%"
 
     return apply
 
