@@ -18,6 +18,9 @@ COMMANDS = {
     "checkpoint": "sign a checkpoint of the ledger now; show the latest or the public key",
     "proof": "inclusion and consistency proofs, for anyone to check",
     "rebuild": "drop the projection and recompute it from the ledger and blobs",
+    "import": "import WhatsApp chat exports (.txt/.zip/folders) and decrypted device databases",
+    "export": "write a conversation as JSON lines (--conversation ID --format jsonl)",
+    "conversations": "list conversations (--json)",
     "createuser": "create a staff user with a role",
     "check": "run the configuration checks (add --deploy for production)",
 }

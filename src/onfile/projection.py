@@ -30,6 +30,7 @@ class EntryView:
     attrs: dict[str, Any]
     blob_id: int | None
     _content: dict[str, Any] | None = field(default=None, repr=False)
+    commitment: str = ""
 
     def content(self) -> dict[str, Any]:
         """The sealed event content (personal data), decrypted on first use."""
@@ -45,6 +46,8 @@ _PROJECTORS: dict[str, Projector] = {}
 
 # Projection tables, children first (the order rows are deleted in).
 PROJECTION_MODELS = [
+    "imports.ImportRun_conversations",
+    "imports.ImportRun",
     "conversations.Reaction",
     "conversations.MessageStatus",
     "conversations.MessageRevision",
@@ -75,6 +78,15 @@ def project(view: EntryView) -> None:
         fn(view)
 
 
+_REBUILD_HOOKS: list[Callable[[], None]] = []
+
+
+def on_rebuild(fn: Callable[[], None]) -> Callable[[], None]:
+    """Register a reset of in-process caches, run before and after every rebuild."""
+    _REBUILD_HOOKS.append(fn)
+    return fn
+
+
 def projected_kinds() -> list[str]:
     return sorted(_PROJECTORS)
 
@@ -90,25 +102,42 @@ def _flush_projection() -> None:
     tables = [apps.get_model(label)._meta.db_table for label in PROJECTION_MODELS]
     statements = connection.ops.sql_flush(no_style(), tables, reset_sequences=True, allow_cascade=False)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # TRUNCATE refuses while deferred foreign-key checks of this transaction are pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for sql in statements:
             cursor.execute(sql)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def rebuild() -> RebuildReport:
     """Drop the projection and replay the ledger into it, in one transaction."""
     started = time.perf_counter()
     kinds = projected_kinds()
+    for hook in _REBUILD_HOOKS:
+        hook()
+    try:
+        replayed = _replay(kinds)
+    finally:
+        for hook in _REBUILD_HOOKS:
+            hook()
+    counts = {label: apps.get_model(label).objects.count() for label in PROJECTION_MODELS}
+    return RebuildReport(replayed, counts, time.perf_counter() - started)
+
+
+def _replay(kinds: list[str]) -> int:
     replayed = 0
     with transaction.atomic():
         _flush_projection()
         placeholders = ", ".join(["%s"] * len(kinds))
-        sql = ("SELECT seq, kind, actor, subject, attrs, blob_id FROM ledger_entry"  # noqa: S608 (placeholders only)
+        sql = ("SELECT seq, kind, actor, subject, attrs, blob_id, commitment FROM ledger_entry"  # noqa: S608
                f" WHERE kind IN ({placeholders}) ORDER BY seq")
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql, kinds)
             while rows := cursor.fetchmany(1000):
-                for seq, kind, actor, subject, attrs, blob_id in rows:
-                    project(EntryView(int(seq), kind, actor, subject, json.loads(attrs), blob_id))
+                for seq, kind, actor, subject, attrs, blob_id, commitment in rows:
+                    project(EntryView(int(seq), kind, actor, subject, json.loads(attrs), blob_id,
+                                      commitment=commitment))
                     replayed += 1
-    counts = {label: apps.get_model(label).objects.count() for label in PROJECTION_MODELS}
-    return RebuildReport(replayed, counts, time.perf_counter() - started)
+    return replayed

@@ -11,7 +11,10 @@ from onfile.projection import EntryView, projector
 @projector("client.created")
 def client_created(entry: EntryView) -> None:
     content = entry.content()
-    client = Client.objects.create(kind=content["kind"], name=content["name"], email=content["email"],
+    # Top-level rows take the seq of the entry that created them as their id: ids then stay
+    # the same through every rebuild on every database (a PostgreSQL sequence keeps the gaps
+    # of rolled-back transactions), so URLs and audit subjects ("conversation:42") stay valid.
+    client = Client.objects.create(id=entry.seq, kind=content["kind"], name=content["name"], email=content["email"],
                                    created_seq=entry.seq)
     for kind in ("phone", "bsuid", "email"):
         if content.get(kind):
@@ -21,7 +24,7 @@ def client_created(entry: EntryView) -> None:
 @projector("matter.created")
 def matter_created(entry: EntryView) -> None:
     content = entry.content()
-    Matter.objects.create(reference=content["reference"], title=content["title"],
+    Matter.objects.create(id=entry.seq, reference=content["reference"], title=content["title"],
                           practice_area=content["practice_area"], client_id=entry.attrs["client"],
                           responsible_id=entry.attrs["responsible"],
                           opened_at=datetime.fromisoformat(entry.attrs["opened_at"]))
@@ -34,6 +37,8 @@ def firm_number_registered(entry: EntryView) -> None:
         phone_number_id=a["phone_number_id"],
         defaults={"number": a["number"], "display_name": a["display_name"], "team_id": a["team"],
                   "configured": True},
+        create_defaults={"id": entry.seq, "number": a["number"], "display_name": a["display_name"],
+                         "team_id": a["team"], "configured": True},
     )
 
 
