@@ -213,3 +213,29 @@ def test_a_fresh_data_dir_on_a_read_only_disk_is_refused(cli: Cli, tmp_path: Pat
     finally:
         _unmount(parent)
     assert proc.returncode != 0 and "not writable" in proc.stderr
+
+
+def test_import_then_export_as_a_user_would(cli: Cli, tmp_path: Path) -> None:
+    cli.init()
+    export = tmp_path / "WhatsApp Chat with Alice.txt"
+    export.write_text("12/01/2024, 09:16 - Alice: Hello\nsecond line\n13/01/2024, 10:00 - Bob: Sure\n"
+                      "13/01/2024, 10:01 - Alice: <Media omitted>\n")
+    summary = json.loads(cli.run("import", str(export), "--me", "Bob", "--tz", "Europe/London", "--json").stdout)
+    assert summary["messages_added"] == 3 and summary["placeholders"] == 1
+    again = json.loads(cli.run("import", str(export), "--me", "Bob", "--tz", "Europe/London", "--json").stdout)
+    assert again["already_imported"] and again["messages_added"] == 0
+    [conversation] = json.loads(cli.run("conversations", "--json").stdout)
+    assert conversation["source"] == "device" and conversation["messages"] == 3
+    lines = cli.run("export", "--conversation", str(conversation["id"]), "--format", "jsonl").stdout.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["direction"] for r in records] == ["in", "out", "in"]
+    assert records[0]["text"] == "Hello\nsecond line" and records[0]["timestamp"] == "2024-01-12T09:16:00Z"
+    bad = tmp_path / "minutes.txt"
+    bad.write_text("Minutes of the meeting\n")
+    proc = cli.run("import", str(bad), check=False)
+    assert proc.returncode == 1 and "not a WhatsApp chat export" in proc.stderr
+    assert cli.run("verify").returncode == 0
+    status = json.loads(cli.run("status", "--json").stdout)
+    assert status["counts"]["messages"] == 3 and status["counts"]["conversations_by_source"] == {"device": 1}
+    missing = cli.run("export", "--conversation", "999999", check=False)
+    assert missing.returncode == 1 and "no conversation 999999" in missing.stderr

@@ -1,6 +1,7 @@
 """The background worker: scheduled work, claimed from the database (no broker).
 
-Today it signs a checkpoint every ``ONFILE_CHECKPOINT_INTERVAL`` seconds when the ledger
+Today it copies SQLite's write-ahead log back into the database (off the capture path),
+signs a checkpoint every ``ONFILE_CHECKPOINT_INTERVAL`` seconds when the ledger
 grew (REQ-TE-3) and runs a full verify every ``ONFILE_VERIFY_INTERVAL`` seconds (the
 nightly self-audit, REQ-TE-5), recording the result in the ledger. Later capabilities add
 their queues (outbox, media fetch) as further steps of :meth:`Worker.run_once`.
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 
 from onfile.ledger.checkpoints import CheckpointRefused, do_checkpoint, latest_checkpoint
 from onfile.ledger.log import NewEntry, append
@@ -67,8 +68,16 @@ class Worker:
             log.error("scheduled verify FAILED: %s", "; ".join(str(p) for p in report.problems[:5]))
         return True
 
+    def wal_checkpoint(self) -> None:
+        """SQLite: copy the WAL back into the database here, not inside a capture's commit
+        (see docs/decisions.md). PASSIVE never blocks writers."""
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def run_once(self) -> None:
         close_old_connections()
+        self.wal_checkpoint()
         self.checkpoint_if_due()
         self.verify_if_due()
 
