@@ -21,11 +21,16 @@ COMMANDS = {
     "import": "import WhatsApp chat exports (.txt/.zip/folders) and decrypted device databases",
     "export": "write a conversation as JSON lines (--conversation ID --format jsonl)",
     "conversations": "list conversations (--json)",
+    "send": "send text, files, replies, reactions or templates to a client on WhatsApp",
+    "numbers": "list or configure the firm's WhatsApp numbers",
+    "reconcile": "report completeness gaps (statuses without messages, media not fetched, …)",
+    "simulator": "run the local WhatsApp Cloud API simulator (the client's phone in a browser)",
     "createuser": "create a staff user with a role",
     "check": "run the configuration checks (add --deploy for production)",
 }
 
-NOT_NEEDING_INIT = {"init", "serve", "help", "check", "makemigrations", "version", "--version", "-h", "--help"}
+NOT_NEEDING_INIT = {"init", "serve", "help", "check", "makemigrations", "simulator", "version", "--version", "-h",
+                    "--help"}
 
 
 def usage() -> str:
@@ -48,6 +53,20 @@ def _not_initialised() -> str | None:
     return None
 
 
+def _demo_setup(args: list[str]) -> None:
+    """Before Django reads its settings: point WhatsApp at the local simulator (demo mode)."""
+    from pathlib import Path
+
+    from onfile.channels.whatsapp import demo
+
+    if not demo.wanted(args):
+        return
+    data_dir = Path(os.environ.get("ONFILE_DATA_DIR", "onfile-data")).expanduser().resolve()
+    port = int(os.environ.get("ONFILE_SIMULATOR_PORT", "8001"))
+    os.environ.update(demo.environment(data_dir, port))
+    os.environ["ONFILE_DEMO"] = "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onfile.settings")
@@ -61,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from onfile.env import ConfigError
 
+    if args[0] == "serve":
+        _demo_setup(args)
     try:
         import django
 

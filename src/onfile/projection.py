@@ -31,6 +31,7 @@ class EntryView:
     blob_id: int | None
     _content: dict[str, Any] | None = field(default=None, repr=False)
     commitment: str = ""
+    time: str = ""
 
     def content(self) -> dict[str, Any]:
         """The sealed event content (personal data), decrypted on first use."""
@@ -46,6 +47,8 @@ _PROJECTORS: dict[str, Projector] = {}
 
 # Projection tables, children first (the order rows are deleted in).
 PROJECTION_MODELS = [
+    "whatsapp.ChannelEvent",
+    "whatsapp.ProcessedItem",
     "imports.ImportRun_conversations",
     "imports.ImportRun",
     "conversations.Reaction",
@@ -131,13 +134,13 @@ def _replay(kinds: list[str]) -> int:
     with transaction.atomic():
         _flush_projection()
         placeholders = ", ".join(["%s"] * len(kinds))
-        sql = ("SELECT seq, kind, actor, subject, attrs, blob_id, commitment FROM ledger_entry"  # noqa: S608
+        sql = ("SELECT seq, kind, actor, subject, attrs, blob_id, commitment, time FROM ledger_entry"  # noqa: S608
                f" WHERE kind IN ({placeholders}) ORDER BY seq")
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql, kinds)
             while rows := cursor.fetchmany(1000):
-                for seq, kind, actor, subject, attrs, blob_id, commitment in rows:
+                for seq, kind, actor, subject, attrs, blob_id, commitment, time_ in rows:
                     project(EntryView(int(seq), kind, actor, subject, json.loads(attrs), blob_id,
-                                      commitment=commitment))
+                                      commitment=commitment, time=time_))
                     replayed += 1
     return replayed

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "onfile.ledger",
     "onfile.conversations",
     "onfile.imports",
+    "onfile.outbox",
+    "onfile.channels.whatsapp",
     "onfile.web",
     "onfile.ops",
 ]
@@ -158,6 +160,7 @@ WHITENOISE_AUTOREFRESH = False
 LOG_ORIGIN = env_str("ONFILE_LOG_ORIGIN", "onfile.local/ledger")
 CHECKPOINT_INTERVAL_SECONDS = env_int("ONFILE_CHECKPOINT_INTERVAL", 900)
 VERIFY_INTERVAL_SECONDS = env_int("ONFILE_VERIFY_INTERVAL", 24 * 3600)
+RECONCILE_INTERVAL_SECONDS = env_int("ONFILE_RECONCILE_INTERVAL", 24 * 3600)
 INLINE_BLOB_LIMIT = env_int("ONFILE_INLINE_BLOB_LIMIT", 256 * 1024)
 MASTER_KEY = env_secret("ONFILE_MASTER_KEY")  # base64; default: KEYS_DIR / "master.key"
 
@@ -169,3 +172,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("ONFILE_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# WhatsApp Business Platform (Cloud API). With no access token configured, `onfile serve`
+# starts the local simulator and points these at it.
+WHATSAPP_GRAPH_URL = env_str("ONFILE_WHATSAPP_GRAPH_URL", "https://graph.facebook.com").rstrip("/")
+WHATSAPP_API_VERSION = env_str("ONFILE_WHATSAPP_API_VERSION", "v25.0")
+WHATSAPP_APP_SECRET = env_secret("ONFILE_WHATSAPP_APP_SECRET")
+WHATSAPP_VERIFY_TOKEN = env_secret("ONFILE_WHATSAPP_VERIFY_TOKEN")
+WHATSAPP_ACCESS_TOKEN = env_secret("ONFILE_WHATSAPP_ACCESS_TOKEN")
+WHATSAPP_WABA_ID = env_str("ONFILE_WHATSAPP_WABA_ID")
+# Firm numbers: "PHONE_NUMBER_ID:+E164[:Display name[:team]]", comma-separated.
+WHATSAPP_NUMBERS = env_list("ONFILE_WHATSAPP_NUMBERS")
+# Templates offered when the 24-hour window is closed: "name:language[:parameter count]", comma-separated;
+# empty means "ask the Graph API".
+WHATSAPP_TEMPLATES = env_list("ONFILE_WHATSAPP_TEMPLATES")
+WHATSAPP_MAX_BODY = env_int("ONFILE_WHATSAPP_MAX_BODY", 3 * 1024 * 1024 + 65536)
+WHATSAPP_MEDIA_MAX = env_int("ONFILE_WHATSAPP_MEDIA_MAX", 100 * 1024 * 1024)
+CLOCK_OFFSET_FILE = env_str("ONFILE_CLOCK_OFFSET_FILE")
+DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_MAX_BODY

@@ -65,6 +65,8 @@ class FirmNumber(models.Model):
     display_name = models.CharField(max_length=200, blank=True)
     team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL)
     configured = models.BooleanField(default=True, help_text="false when seen in a webhook but not configured")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              help_text="whose WhatsApp Business app shares this number (coexistence)")
 
     def __str__(self) -> str:
         return f"{self.display_name or self.number} ({self.phone_number_id})"
@@ -94,6 +96,8 @@ class Conversation(models.Model):
     device = models.CharField(max_length=200, blank=True)
     created_seq = models.BigIntegerField()
     last_message_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True, help_text="opens the 24-hour window")
+    recipient = models.CharField(max_length=64, blank=True, help_text="E.164 number or BSUID to send to")
 
     def __str__(self) -> str:
         return self.title or self.key
@@ -121,6 +125,7 @@ class Message(models.Model):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     key = models.CharField(max_length=200, unique=True, help_text="wamid, or a derived id for imports")
+    wamid = models.CharField(max_length=200, blank=True, db_index=True)
     direction = models.CharField(max_length=6, choices=Direction.choices)
     type = models.CharField(max_length=20, default="text")
     system_event = models.CharField(max_length=40, blank=True)
@@ -184,4 +189,5 @@ class Attachment(models.Model):
     sha256 = models.CharField(max_length=64, blank=True, help_text="of the original file")
     placeholder = models.CharField(max_length=40, blank=True,
                                    help_text='why there are no bytes: "omitted", "missing", "not-fetched"')
+    media_id = models.CharField(max_length=64, blank=True, help_text="the WhatsApp media id, until fetched")
     caption = models.TextField(blank=True)

@@ -33,13 +33,16 @@ def matter_created(entry: EntryView) -> None:
 @projector("firm_number.registered")
 def firm_number_registered(entry: EntryView) -> None:
     a = entry.attrs
-    FirmNumber.objects.update_or_create(
-        phone_number_id=a["phone_number_id"],
-        defaults={"number": a["number"], "display_name": a["display_name"], "team_id": a["team"],
-                  "configured": True},
-        create_defaults={"id": entry.seq, "number": a["number"], "display_name": a["display_name"],
-                         "team_id": a["team"], "configured": True},
-    )
+    values = {"number": a["number"], "display_name": a["display_name"], "team_id": a["team"],
+              "staff_id": a.get("staff"), "configured": True}
+    number, created = FirmNumber.objects.update_or_create(
+        phone_number_id=a["phone_number_id"], defaults=values, create_defaults={"id": entry.seq, **values})
+    if not created:
+        # A number first seen in a webhook is now configured: its conversations lose the flag.
+        for conversation in Conversation.objects.filter(firm_number=number):
+            if "unconfigured-number" in conversation.flags:
+                conversation.flags = [f for f in conversation.flags if f != "unconfigured-number"]
+                conversation.save(update_fields=["flags"])
 
 
 @projector("conversation.matter_linked")

@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection, transaction
 
 from onfile.ledger.checkpoints import CheckpointRefused, do_checkpoint, latest_checkpoint
 from onfile.ledger.log import NewEntry, append
+from onfile.ledger.models import Entry
 from onfile.ledger.verify import verify
 from onfile.status import last_verify
 
@@ -75,23 +76,49 @@ class Worker:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def run_once(self) -> None:
+    def whatsapp(self) -> int:
+        """Process captured webhooks, fetch media, deliver queued sends; returns work done."""
+        from onfile.channels.whatsapp import processing, sending
+
+        work = processing.process_pending()
+        if settings.WHATSAPP_ACCESS_TOKEN:
+            work += processing.fetch_media() + sending.deliver_sends()
+        return work
+
+    def reconcile_if_due(self) -> None:
+        from onfile.channels.whatsapp.reconcile import reconcile
+
+        last = Entry.objects.filter(kind="reconcile.completed").order_by("-seq").values_list("time", flat=True).first()
+        if last is not None and _age_seconds(last) < settings.RECONCILE_INTERVAL_SECONDS:
+            return
+        report = reconcile()
+        with transaction.atomic():
+            append(NewEntry("reconcile.completed", "system:worker", "", {"gaps": report["gaps"]}))
+        if report["gaps"]:
+            log.warning("reconcile found %d completeness gap(s); run 'onfile reconcile' for details", report["gaps"])
+
+    def run_once(self) -> int:
         close_old_connections()
+        work = self.whatsapp()
         self.wal_checkpoint()
         self.checkpoint_if_due()
         self.verify_if_due()
+        self.reconcile_if_due()
+        return work
 
-    def run(self, poll_seconds: float = 2.0) -> None:
+    def run(self, poll_seconds: float = 0.5) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("worker started")
         while not self.stopping:
+            work = 0
             try:
-                self.run_once()
+                work = self.run_once()
             except Exception:
                 # One failing step must not stop the worker; it logs and tries again.
                 log.exception("worker step failed")
-            deadline = time.monotonic() + poll_seconds
+            # Busy: come straight back. Idle: poll gently.
+            deadline = time.monotonic() + (0.05 if work else poll_seconds)
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(0.2)
         log.info("worker stopped")

@@ -52,15 +52,23 @@ class Command(BaseCommand):
                             help="web server processes")
         parser.add_argument("--threads", type=int, default=4, help="threads per web server process")
         parser.add_argument("--no-worker", action="store_true", help="do not start the background worker")
+        parser.add_argument("--demo", action="store_true",
+                            help="use the local WhatsApp simulator (also the default when no WhatsApp account is "
+                                 "configured)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not _initialised():
             self._first_run()
+        from onfile.channels.whatsapp.numbers import sync_configured_numbers
+
+        sync_configured_numbers()
         connection.close()  # gunicorn forks; children open their own connections
-        worker = None
+        children = []
         if not options["no_worker"]:
-            worker = subprocess.Popen([sys.executable, "-m", "onfile.cli", "worker"])
+            children.append(subprocess.Popen([sys.executable, "-m", "onfile.cli", "worker"]))
         url = f"http://{options['host']}:{options['port']}/"
+        if os.environ.get("ONFILE_DEMO") == "1":
+            children.append(self._simulator(options["port"]))
         self.stdout.write(f"onfile is serving on {url} (data: {settings.DATA_DIR})")
         self.stdout.flush()
         try:
@@ -75,12 +83,25 @@ class Command(BaseCommand):
                 "proc_name": "onfile",
             }).run()
         finally:
-            if worker is not None:
-                worker.terminate()
+            for child in children:
+                child.terminate()
+            for child in children:
                 try:
-                    worker.wait(timeout=15)
+                    child.wait(timeout=15)
                 except subprocess.TimeoutExpired:
-                    worker.kill()
+                    child.kill()
+
+    def _simulator(self, onfile_port: int) -> subprocess.Popen[bytes]:
+        from pathlib import Path
+
+        from onfile.channels.whatsapp import demo
+
+        port = int(os.environ.get("ONFILE_SIMULATOR_PORT", "8001"))
+        data_dir = Path(settings.DATA_DIR)
+        env = demo.environment(data_dir, port)
+        argv = demo.simulator_argv(env, port, f"http://127.0.0.1:{onfile_port}/webhooks/whatsapp", data_dir)
+        self.stdout.write(f"WhatsApp simulator — the client's phone: http://127.0.0.1:{port}/")
+        return subprocess.Popen(argv)
 
     def _first_run(self) -> None:
         self.stdout.write(f"First run: initialising onfile in {settings.DATA_DIR}")

@@ -12,7 +12,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="do what is due now, then exit")
-        parser.add_argument("--poll", type=float, default=2.0, help="seconds between rounds")
+        parser.add_argument("--poll", type=float, default=0.5, help="seconds between idle rounds")
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker = Worker()

@@ -1,0 +1,75 @@
+"""``/webhooks/whatsapp``: the verification handshake and the capture of every delivery.
+
+The HMAC of the raw body is checked, in constant time, before anything else (whatsapp.md
+A2). A valid body is sealed, ledgered and queued in one durable transaction, and only then
+answered 200 (ARCHITECTURE invariant 1): if we crash before the answer, Meta retries; if
+after, the body is on disk. Splitting and processing happen in the worker. A bad signature
+is a security event, never a record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from onfile.channels.whatsapp.models import WebhookJob
+from onfile.ledger.actions import commit_sealed, do_security_event
+from onfile.ledger.blobs import seal_bytes
+
+
+def _handshake(request: HttpRequest) -> HttpResponse:
+    mode = request.GET.get("hub.mode")
+    token = request.GET.get("hub.verify_token", "")
+    challenge = request.GET.get("hub.challenge", "")
+    expected = settings.WHATSAPP_VERIFY_TOKEN
+    if mode == "subscribe" and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return HttpResponse(challenge, content_type="text/plain")
+    return HttpResponse("verification failed", status=403, content_type="text/plain")
+
+
+def signature_ok(body: bytes, header: str, secret: str) -> bool:
+    if not header.startswith("sha256=") or not secret:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header[7:].strip().lower(), expected)
+
+
+def _refuse(request: HttpRequest, body: bytes, reason: str, status: int) -> HttpResponse:
+    do_security_event("webhook_signature", {
+        "reason": reason, "remote": request.META.get("REMOTE_ADDR", ""), "size": len(body),
+        "body_sha256": hashlib.sha256(body).hexdigest()}, actor="whatsapp")
+    return HttpResponse(reason, status=status, content_type="text/plain")
+
+
+def capture(body: bytes, signature: str, content_type: str) -> int:
+    sealed = seal_bytes(body, "application/json")
+    attrs = {"signature": signature, "content_type": content_type, "size": len(body)}
+    with transaction.atomic():
+        appended, _ = commit_sealed(sealed, kind="capture.webhook", actor="whatsapp", attrs=attrs)
+        WebhookJob.objects.create(capture_seq=appended.seq, received_at=timezone.now())
+    return appended.seq
+
+
+@csrf_exempt
+def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _handshake(request)
+    if request.method != "POST":
+        return HttpResponse("method not allowed", status=405, content_type="text/plain")
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.WHATSAPP_MAX_BODY:
+        return HttpResponse("body too large", status=413, content_type="text/plain")
+    body = request.body
+    header = request.headers.get("X-Hub-Signature-256", "")
+    if not header:
+        return _refuse(request, body, "missing X-Hub-Signature-256", 401)
+    if not signature_ok(body, header, settings.WHATSAPP_APP_SECRET):
+        return _refuse(request, body, "bad signature", 403)
+    capture(body, header, request.content_type or "")
+    return HttpResponse("OK", content_type="text/plain")
