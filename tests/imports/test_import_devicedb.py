@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.test_rebuild import snapshot
 
 from onfile.conversations.models import Attachment, Conversation, Message, Reaction
 from onfile.imports.actions import do_import
@@ -17,7 +18,6 @@ from onfile.imports.options import ImportError_, ImportOptions
 from onfile.ledger.blobs import read_blob
 from onfile.ledger.verify import verify
 from onfile.projection import rebuild
-from tests.test_rebuild import snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,8 @@ def test_each_chat_becomes_a_conversation_with_its_media(admin: Any, evidence: t
     assert verify().ok
 
 
-def test_a_database_import_rebuilds_identically_and_is_idempotent(admin: Any, evidence: tuple[Path, Path, Path]) -> None:
+def test_a_database_import_rebuilds_identically_and_is_idempotent(admin: Any,
+                                                                  evidence: tuple[Path, Path, Path]) -> None:
     db, wa, media = evidence
     options = ImportOptions(tz="UTC", wa_db=str(wa), media_root=str(media))
     do_import([db], options, actor=admin.actor)

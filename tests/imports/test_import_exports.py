@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.test_rebuild import snapshot
 
 from onfile.conversations.models import Attachment, Conversation, Message
 from onfile.imports import actions
@@ -20,11 +21,11 @@ from onfile.ledger.blobs import read_blob
 from onfile.ledger.models import Entry
 from onfile.ledger.verify import verify
 from onfile.projection import rebuild
-from tests.test_rebuild import snapshot
 
 pytestmark = pytest.mark.django_db
 
-ALICE_SIDE = """12/01/2024, 09:15 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.
+ALICE_SIDE = """12/01/2024, 09:15 - Messages and calls are end-to-end encrypted. No one outside of this chat, \
+not even WhatsApp, can read or listen to them. Tap to learn more.
 12/01/2024, 09:16 - Alice Smith: Hello, I have a question about the lease
 it is about clause 4
 13/01/2024, 10:00 - Bob Solicitor: Sure: send it over
@@ -201,7 +202,7 @@ def test_a_folder_of_exports_imports_each(admin: Any, tmp_path: Path) -> None:
 
 
 def test_invalid_utf8_is_kept_raw_and_flagged(admin: Any, tmp_path: Path) -> None:
-    raw = "01/03/2024, 10:00 - Carol: caf".encode() + b"\xe9 ok\n"
+    raw = b"01/03/2024, 10:00 - Carol: caf" + b"\xe9 ok\n"
     path = tmp_path / "WhatsApp Chat with Carol.txt"
     path.write_bytes(raw)
     [summary] = do_import([path], opts(), actor=admin.actor)

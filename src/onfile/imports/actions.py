@@ -150,7 +150,7 @@ def _database_media(plan_: Plan, options: ImportOptions) -> tuple[list[str], Ite
         for m in messages:
             found.extend(Path(a.path).relative_to(root).as_posix() for a in m.attachments if a.path)
     members = sorted(set(found))
-    return members, ((rel, (lambda r=rel: (root / r).open("rb"))) for rel in members)  # type: ignore[misc]
+    return members, ((rel, (lambda r=rel: (root / r).open("rb"))) for rel in members)
 
 
 def _title(plan_: Plan) -> str:
@@ -186,7 +186,7 @@ def _completed_run(capture: int, resolved: Resolved) -> ImportRun | None:
 def _run_batches(run: ImportRun, actor: str, progress: Progress | None) -> None:
     state = state_for(run.seq, run.kind, run.capture_seq, run.options)
     while (item := state.next_batch(BATCH_SIZE)) is not None:
-        chat, converted = converted_batch(run, item.chat_index, item.first, len(item.messages))
+        _, converted = converted_batch(run, item.chat_index, item.first, len(item.messages))
         attrs = {"import": run.seq, "chat": item.chat_index, "first": item.first, "count": len(item.messages)}
         commitment = batch_commitment(converted)
         with transaction.atomic():

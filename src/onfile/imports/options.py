@@ -12,7 +12,7 @@ from onfile.conversations.models import Client, Matter
 from onfile.conversations.phones import maybe_e164
 
 
-class ImportError_(Exception):  # noqa: N801 (ImportError is a builtin)
+class ImportError_(Exception):
     """The import cannot go ahead; nothing was written."""
 
 

@@ -120,7 +120,7 @@ def _conversation(run: ImportRun, chat: ParsedChat, seq: int) -> tuple[Conversat
 
 def _participant(ctx: RunContext, conversation: Conversation, names: dict[str, int], c: Converted) -> int | None:
     name = c.message.sender
-    if not name or c.direction == "system" and name == conversation.title:
+    if not name or (c.direction == "system" and name == conversation.title):
         return None
     pid = names.get(name)
     if pid is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from tests.test_rebuild import snapshot
 
 from onfile.channels.whatsapp.models import ChannelEvent, MediaFetch, ProcessedItem, WebhookJob
 from onfile.channels.whatsapp.payloads import split_webhook
@@ -26,7 +27,6 @@ from onfile.ledger.blobs import read_blob
 from onfile.ledger.models import Entry
 from onfile.ledger.verify import verify
 from onfile.projection import rebuild
-from tests.test_rebuild import snapshot
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).with_name("fixtures")
@@ -44,7 +44,8 @@ def fixture(name: str) -> bytes:
 
 
 def post(client: Client, body: bytes, signature: str | None = None) -> Any:
-    sig = signature if signature is not None else "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    sig = signature if signature is not None else "sha256=" + digest
     headers = {"HTTP_X_HUB_SIGNATURE_256": sig} if sig else {}
     return client.post("/webhooks/whatsapp", data=body, content_type="application/json", **headers)
 

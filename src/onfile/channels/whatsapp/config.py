@@ -27,7 +27,8 @@ def parse_numbers(specs: list[str]) -> list[NumberSpec]:
         parts = spec.split(":")
         if len(parts) < 2 or not parts[0] or not parts[1]:
             raise ValueError(f"ONFILE_WHATSAPP_NUMBERS entry {spec!r} is not PHONE_NUMBER_ID:+E164[:name[:team]]")
-        out.append(NumberSpec(parts[0], parts[1], parts[2] if len(parts) > 2 else "", parts[3] if len(parts) > 3 else ""))
+        name = parts[2] if len(parts) > 2 else ""
+        out.append(NumberSpec(parts[0], parts[1], name, parts[3] if len(parts) > 3 else ""))
     return out
 
 

@@ -135,14 +135,14 @@ def _data(m: InboundMessage) -> dict[str, Any]:
 def _message_type(m: InboundMessage) -> str:
     if m.type == "audio" and m.media is not None and m.media.voice:
         return "voice"
-    return m.type
+    return m.type or "unsupported"
 
 
 def _store_message(m: InboundMessage, conversation: Conversation, entry: EntryView, *, direction: str,
                    sender: int, sender_name: str, sender_phone: str, data: dict[str, Any]) -> Message:
     context = m.context
     message = Message.objects.create(
-        conversation=conversation, key=f"wa:{m.wamid}", wamid=m.wamid, direction=direction,
+        conversation=conversation, key=f"wa:{m.wamid}", wamid=m.wamid or "", direction=direction,
         type=_message_type(m), body=m.text or "", sender_id=sender, sender_name=sender_name,
         sender_phone=sender_phone, sent_at=m.timestamp or entry_time(entry), received_at=entry_time(entry),
         position=entry.seq,

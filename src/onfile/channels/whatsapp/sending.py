@@ -148,7 +148,7 @@ def do_send(conversation: Conversation, out: Outgoing, actor: str) -> Message:
                              else "", "mime_type": out.mime_type, "media_blob": None}
     with transaction.atomic():
         if media_blob is not None:
-            media_entry, media_blob_id = commit_sealed(media_blob, kind="capture.outgoing_media", actor=actor,
+            _, media_blob_id = commit_sealed(media_blob, kind="capture.outgoing_media", actor=actor,
                                                        subject=f"outbox:{key}", attrs={"filename": out.filename,
                                                                                        "size": len(out.data)})
             attrs["media_blob"] = media_blob_id

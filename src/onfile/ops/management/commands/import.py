@@ -61,7 +61,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"  note: {note}")
 
 
-class _progress:  # noqa: N801 (used as a context manager)
+class _progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar: Any = None
