@@ -138,8 +138,26 @@ def _message_type(m: InboundMessage) -> str:
     return m.type or "unsupported"
 
 
+def _fill_placeholder(m: InboundMessage, data: dict[str, Any]) -> Message | None:
+    """History sends media as a ``media_placeholder`` first and the real media object later,
+    under the same wamid (whatsapp.md C3): the later item completes the earlier message."""
+    existing = Message.objects.filter(key=f"wa:{m.wamid}").first()
+    if existing is None:
+        return None
+    if existing.type == "media_placeholder" and m.media is not None:
+        Message.objects.filter(pk=existing.pk).update(type=_message_type(m), body=m.text or existing.body,
+                                                      data={**existing.data, **data})
+        Attachment.objects.create(message=existing, mime_type=m.media.mime_type or "",
+                                  filename=m.media.filename or "", caption=m.media.caption or "",
+                                  media_id=m.media.id or "", placeholder="not-fetched")
+    return existing
+
+
 def _store_message(m: InboundMessage, conversation: Conversation, entry: EntryView, *, direction: str,
                    sender: int, sender_name: str, sender_phone: str, data: dict[str, Any]) -> Message:
+    earlier = _fill_placeholder(m, data)
+    if earlier is not None:
+        return earlier
     context = m.context
     message = Message.objects.create(
         conversation=conversation, key=f"wa:{m.wamid}", wamid=m.wamid or "", direction=direction,

@@ -247,6 +247,11 @@ def deliver_one(item: OutboxItem, graph: GraphClient) -> None:
     try:
         pnid, body = _body(item, graph)
         result = graph.send(pnid, body, idempotency_key=item.key)
+    except ValueError as exc:
+        # A body the API would refuse (no "+" in the number, a caption on audio …): retrying cannot help.
+        _record("whatsapp.send_failed", item, {"key": item.key, "code": None, "message": str(exc), "details": ""})
+        queue.fail(item, str(exc), now)
+        return
     except GraphError as exc:
         if exc.retryable:
             queue.retry_later(item, str(exc), now, exc.retry_after or 0.0)
