@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -27,6 +29,7 @@ def to_e164(raw: str, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)
 def maybe_e164(raw: str | None) -> str:
     """E.164 when ``raw`` is a phone number, else ``""`` (display names are not numbers)."""
     if not raw or sum(ch.isdigit() for ch in raw) < 6:

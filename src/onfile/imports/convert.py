@@ -43,8 +43,17 @@ class RunContext:
         self.me = comparable_text(str(self.options.get("me") or "")).casefold()
         self.keys: dict[str, ExportKeys] = {}
         self.media_index = {_media_key(name): name for name in self.media}
+        self._conversation_keys: dict[tuple[str, str | None, bool], str] = {}
+        self._times: dict[datetime, datetime] = {}
 
     def conversation_key(self, chat: ParsedChat) -> str:
+        cache_key = (chat.title, chat.key, chat.is_group)
+        found = self._conversation_keys.get(cache_key)
+        if found is None:
+            found = self._conversation_keys[cache_key] = self._conversation_key(chat)
+        return found
+
+    def _conversation_key(self, chat: ParsedChat) -> str:
         custodian = self.options.get("custodian_id") or 0
         client = self.options.get("client_id")
         if client and not chat.is_group:
@@ -54,9 +63,15 @@ class RunContext:
         return f"device:jid:{chat.key}:custodian:{custodian}"
 
     def sent_at(self, m: ParsedMessage) -> datetime:
-        if m.timestamp.tzinfo is None:
-            return m.timestamp.replace(tzinfo=self.zone).astimezone(UTC)
-        return m.timestamp.astimezone(UTC)
+        if m.timestamp.tzinfo is not None:
+            return m.timestamp.astimezone(UTC)
+        # Many messages share a minute: convert each distinct local time once.
+        found = self._times.get(m.timestamp)
+        if found is None:
+            if len(self._times) > 100_000:
+                self._times.clear()
+            found = self._times[m.timestamp] = m.timestamp.replace(tzinfo=self.zone).astimezone(UTC)
+        return found
 
     def direction(self, m: ParsedMessage) -> str:
         if m.kind == KIND_SYSTEM:

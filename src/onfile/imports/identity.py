@@ -22,6 +22,8 @@ _SPACES = dict.fromkeys(map(ord, "\u202f\u00a0\u2009"), " ")
 
 
 def comparable_text(text: str) -> str:
+    if text.isascii():  # the common case: nothing to strip or normalise
+        return text.strip()
     return unicodedata.normalize("NFC", text.translate(_INVISIBLE).translate(_SPACES)).strip()
 
 
@@ -37,7 +39,7 @@ class ExportKeys:
         self.seen: dict[str, int] = {}
 
     def key(self, sent_at: datetime, direction: str, message: ParsedMessage) -> str:
-        minute = sent_at.strftime("%Y-%m-%dT%H:%M")
+        minute = sent_at.isoformat()[:16]
         body = comparable_text(message.text)
         if message.kind == "system":
             body = f"{message.system_event}|{body}"

@@ -8,6 +8,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
+
 from onfile.conversations.models import Attachment, Conversation, Message, Participant, Reaction
 from onfile.imports import sources
 from onfile.imports.convert import EXPORT, Converted, RunContext, batch_commitment, guess_mime, sender_phone
@@ -79,10 +81,12 @@ def batch(entry: EntryView) -> None:
         counts.setdefault("chat_anomalies", []).extend(chat.anomalies)
     new = [c for c in converted if c.key not in existing]
     counts["messages_present"] += len(converted) - len(new)
-    rows = [_message_row(run, conversation, names, positions, c, entry.seq) for c in new]
-    Message.objects.bulk_create(rows)
+    ops = connection.ops
+    empty = (_json("data", {}), _json("anomalies", []))
+    rows = [_message_row(run, conversation, names, positions, c, entry.seq, ops, empty) for c in new]
+    _insert_messages(rows)
     ctx = context_for(run)
-    _children(ctx, rows, new, counts)
+    _children(ctx, new, counts, entry.seq)
     for c in new:
         if c.message.anomalies:
             counts["anomalies"] += len(c.message.anomalies)
@@ -91,8 +95,8 @@ def batch(entry: EntryView) -> None:
     counts["messages_added"] += len(new)
     counts["system_events"] += sum(1 for c in new if c.message.kind == KIND_SYSTEM)
     ImportRun.objects.filter(pk=run.pk).update(counts=counts)
-    if rows:
-        last = max(r.sent_at for r in rows)
+    if new:
+        last = max(c.sent_at for c in new)
         Conversation.objects.filter(pk=conversation.pk).update(last_message_at=max(
             last, conversation.last_message_at or last))
 
@@ -131,8 +135,28 @@ def _participant(ctx: RunContext, conversation: Conversation, names: dict[str, i
     return pid
 
 
+_COLUMNS = ("conversation_id", "key", "wamid", "direction", "type", "system_event", "body", "sender_id",
+            "sender_name", "sender_phone", "sent_at", "received_at", "position", "reply_to_key", "forwarded",
+            "edited", "deleted", "status", "data", "source_seq", "capture_seq", "source_ref", "anomalies")
+
+
+def _json(field: str, value: Any) -> Any:
+    if not value:  # almost every imported message: prepare the empty value once per field
+        cache_key = (connection.vendor, field, type(value).__name__)
+        found = _EMPTY_JSON.get(cache_key)
+        if found is None:
+            found = _EMPTY_JSON[cache_key] = Message._meta.get_field(field).get_db_prep_save(value, connection)
+        return found
+    return Message._meta.get_field(field).get_db_prep_save(value, connection)
+
+
+_EMPTY_JSON: dict[tuple[str, str, str], Any] = {}
+
+
 def _message_row(run: ImportRun, conversation: Conversation, names: dict[str, int], positions: list[int],
-                 c: Converted, seq: int) -> Message:
+                 c: Converted, seq: int, ops: Any, empty: tuple[Any, Any]) -> tuple[Any, ...]:
+    # Plain tuples and one executemany: building a model instance per message and letting the
+    # ORM prepare every field cost more than parsing (a 1 M-message import is the common case).
     m = c.message
     data: dict[str, Any] = {}
     if m.latitude is not None:
@@ -142,32 +166,47 @@ def _message_row(run: ImportRun, conversation: Conversation, names: dict[str, in
     position = positions[0]
     positions[0] += 1
     ref = f"lines {m.line_start}-{m.line_end}" if run.kind == EXPORT else f"row {m.line_start}"
-    return Message(
-        conversation=conversation, key=c.key, direction=c.direction, type=m.kind, system_event=m.system_event or "",
-        body=m.text, sender_id=_participant(context_for(run), conversation, names, c),
-        sender_name=m.sender or "", sender_phone=sender_phone(m), sent_at=c.sent_at, position=position,
-        reply_to_key=m.reply_to_key or "", forwarded=m.forwarded, edited=m.edited, deleted=m.deleted,
-        status=m.status or "", data=data, source_seq=seq, capture_seq=run.capture_seq, source_ref=ref,
-        anomalies=m.anomalies)
+    return (conversation.pk, c.key, "", c.direction, m.kind, m.system_event or "", m.text,
+            _participant(context_for(run), conversation, names, c), m.sender or "", sender_phone(m),
+            ops.adapt_datetimefield_value(c.sent_at), None, position, m.reply_to_key or "", m.forwarded,
+            m.edited, m.deleted, m.status or "", _json("data", data) if data else empty[0], seq, run.capture_seq, ref,
+            _json("anomalies", m.anomalies) if m.anomalies else empty[1])
 
 
-def _children(ctx: RunContext, rows: list[Message], new: list[Converted], counts: dict[str, Any]) -> None:
+def _insert_messages(rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    table = Message._meta.db_table
+    sql = (f"INSERT INTO {table} ({', '.join(_COLUMNS)}) "  # noqa: S608 (constant names)
+           f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})")
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _children(ctx: RunContext, new: list[Converted], counts: dict[str, Any], seq: int) -> None:
+    parents = [c for c in new if c.message.attachments or c.message.reactions]
+    if not parents:
+        return
+    ids = dict(Message.objects.filter(key__in=[c.key for c in parents]).values_list("key", "id"))
     attachments, reactions = [], []
-    for row, c in zip(rows, new, strict=True):
+    for c in parents:
+        message_id = ids[c.key]
         for a in c.message.attachments:
             found = ctx.attachment_blob(a)
             if found is None:
                 counts["placeholders"] += 1
-                attachments.append(Attachment(message=row, filename=a.filename or "", mime_type=a.mime or guess_mime(
-                    a.filename), size=a.size, placeholder="omitted" if a.omitted else "missing",
-                    caption=a.caption or ""))
+                attachments.append(Attachment(message_id=message_id, filename=a.filename or "",
+                                              mime_type=a.mime or guess_mime(a.filename), size=a.size,
+                                              placeholder="omitted" if a.omitted else "missing",
+                                              caption=a.caption or ""))
                 continue
             blob_id, sha256, size, mime = found
             counts["attachments"] += 1
-            attachments.append(Attachment(message=row, blob_id=blob_id, filename=a.filename or "",
+            attachments.append(Attachment(message_id=message_id, blob_id=blob_id, filename=a.filename or "",
                                           mime_type=a.mime or mime, size=size, sha256=sha256, caption=a.caption or ""))
         for sender, emoji, at in c.message.reactions:
-            reactions.append(Reaction(message=row, sender_name=sender, emoji=emoji, at=at, source_seq=row.source_seq))
+            reactions.append(Reaction(message_id=message_id, sender_name=sender, emoji=emoji, at=at,
+                                      source_seq=seq))
     Attachment.objects.bulk_create(attachments)
     Reaction.objects.bulk_create(reactions)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -78,9 +79,14 @@ def read_content(blob_id: int) -> dict[str, Any]:
     return value
 
 
+@cache
+def _keyed_hash_key(key_id: str) -> bytes:
+    return master_key().derive(b"ledger keyed hash v1")
+
+
 def keyed_commitment(content: bytes) -> str:
     """For records whose content lives elsewhere (a message parsed out of a capture)."""
-    return keyed_hash(master_key().derive(b"ledger keyed hash v1"), content)
+    return keyed_hash(_keyed_hash_key(master_key().key_id), content)
 
 
 def do_record_access(actor: str, subject: str, action: str = "view", detail: Mapping[str, Any] | None = None) -> int:
