@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import JSONField
 
 from onfile.conversations.models import Attachment, Conversation, Message, Participant, Reaction
 from onfile.imports import sources
@@ -140,14 +141,16 @@ _COLUMNS = ("conversation_id", "key", "wamid", "direction", "type", "system_even
             "edited", "deleted", "status", "data", "source_seq", "capture_seq", "source_ref", "anomalies")
 
 
-def _json(field: str, value: Any) -> Any:
+def _json(name: str, value: Any) -> Any:
+    field = Message._meta.get_field(name)
+    assert isinstance(field, JSONField)
     if not value:  # almost every imported message: prepare the empty value once per field
-        cache_key = (connection.vendor, field, type(value).__name__)
+        cache_key = (connection.vendor, name, type(value).__name__)
         found = _EMPTY_JSON.get(cache_key)
         if found is None:
-            found = _EMPTY_JSON[cache_key] = Message._meta.get_field(field).get_db_prep_save(value, connection)
+            found = _EMPTY_JSON[cache_key] = field.get_db_prep_save(value, connection)
         return found
-    return Message._meta.get_field(field).get_db_prep_save(value, connection)
+    return field.get_db_prep_save(value, connection)
 
 
 _EMPTY_JSON: dict[tuple[str, str, str], Any] = {}
