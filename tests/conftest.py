@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,10 +18,8 @@ from pathlib import Path
 
 import pytest
 
-_DATA = Path(tempfile.mkdtemp(prefix="onfile-test-"))
-os.environ["ONFILE_DATA_DIR"] = str(_DATA)
-os.environ.setdefault("ONFILE_LOG_LEVEL", "WARNING")
-os.environ.pop("ONFILE_MASTER_KEY", None)
+# onfile.settings_test (pytest's DJANGO_SETTINGS_MODULE) chose a private data directory.
+_DATA = Path(os.environ["ONFILE_DATA_DIR"])
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -103,7 +100,8 @@ def _pg_url(name: str) -> str:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[Cli]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONFILE_")}
+    # A subprocess is onfile as users run it: its own settings, group commit on.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONFILE_") and k != "DJANGO_SETTINGS_MODULE"}
     env.update({"ONFILE_DATA_DIR": str(tmp_path / "data"), "ONFILE_LOG_LEVEL": "WARNING",
                 "PYTHONPATH": os.pathsep.join(sys.path)})
     dbname = None

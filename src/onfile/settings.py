@@ -189,4 +189,7 @@ WHATSAPP_TEMPLATES = env_list("ONFILE_WHATSAPP_TEMPLATES")
 WHATSAPP_MAX_BODY = env_int("ONFILE_WHATSAPP_MAX_BODY", 3 * 1024 * 1024 + 65536)
 WHATSAPP_MEDIA_MAX = env_int("ONFILE_WHATSAPP_MEDIA_MAX", 100 * 1024 * 1024)
 CLOCK_OFFSET_FILE = env_str("ONFILE_CLOCK_OFFSET_FILE")
+# Commit concurrent webhook captures together (see channels/whatsapp/webhook.py); off in the
+# in-process test suite, whose requests run inside one test transaction.
+WEBHOOK_GROUP_COMMIT = env_bool("ONFILE_WEBHOOK_GROUP_COMMIT", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_MAX_BODY

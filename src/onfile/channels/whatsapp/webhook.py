@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from onfile.channels.whatsapp.models import WebhookJob
 from onfile.ledger.actions import commit_sealed, do_security_event
-from onfile.ledger.blobs import seal_bytes
+from onfile.ledger.blobs import SealedBlob, seal_bytes
 
 
 def _handshake(request: HttpRequest) -> HttpResponse:
@@ -47,13 +51,90 @@ def _refuse(request: HttpRequest, body: bytes, reason: str, status: int) -> Http
     return HttpResponse(reason, status=status, content_type="text/plain")
 
 
+def _commit_one(sealed: SealedBlob, attrs: dict[str, object]) -> int:
+    appended, _ = commit_sealed(sealed, kind="capture.webhook", actor="whatsapp", attrs=attrs)
+    WebhookJob.objects.create(capture_seq=appended.seq, received_at=timezone.now())
+    return appended.seq
+
+
 def capture(body: bytes, signature: str, content_type: str) -> int:
     sealed = seal_bytes(body, "application/json")
-    attrs = {"signature": signature, "content_type": content_type, "size": len(body)}
+    attrs: dict[str, object] = {"signature": signature, "content_type": content_type, "size": len(body)}
+    if settings.WEBHOOK_GROUP_COMMIT:
+        return _writer().submit(sealed, attrs)
     with transaction.atomic():
-        appended, _ = commit_sealed(sealed, kind="capture.webhook", actor="whatsapp", attrs=attrs)
-        WebhookJob.objects.create(capture_seq=appended.seq, received_at=timezone.now())
-    return appended.seq
+        return _commit_one(sealed, attrs)
+
+
+@dataclass
+class _Pending:
+    sealed: SealedBlob
+    attrs: dict[str, object]
+    done: threading.Event = field(default_factory=threading.Event)
+    seq: int = -1
+    error: BaseException | None = None
+
+
+class _GroupWriter:
+    """Group commit: one thread per process commits the captures of concurrent requests
+    together. Each request still answers only after the commit holding its body is durable,
+    but a hundred concurrent webhooks cost one fsync instead of a hundred, and writers never
+    queue on SQLite's lock with its sleeping busy handler."""
+
+    MAX_BATCH = 256
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[_Pending] = queue.Queue()
+        self.pid = os.getpid()
+        threading.Thread(target=self._run, name="onfile-capture-writer", daemon=True).start()
+
+    def submit(self, sealed: SealedBlob, attrs: dict[str, object]) -> int:
+        pending = _Pending(sealed, attrs)
+        self.queue.put(pending)
+        if not pending.done.wait(timeout=60):
+            raise TimeoutError("the capture was not committed within 60 s")
+        if pending.error is not None:
+            raise pending.error
+        return pending.seq
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        close_old_connections()
+        try:
+            with transaction.atomic():
+                for pending in batch:
+                    pending.seq = _commit_one(pending.sealed, pending.attrs)
+        except Exception:
+            # One failing capture must not fail the others: commit them one by one.
+            for pending in batch:
+                try:
+                    with transaction.atomic():
+                        pending.seq = _commit_one(pending.sealed, pending.attrs)
+                except Exception as exc:
+                    pending.error = exc
+        for pending in batch:
+            pending.done.set()
+
+
+_WRITER: _GroupWriter | None = None
+_WRITER_LOCK = threading.Lock()
+
+
+def _writer() -> _GroupWriter:
+    global _WRITER
+    with _WRITER_LOCK:
+        if _WRITER is None or _WRITER.pid != os.getpid():  # a forked process needs its own thread
+            _WRITER = _GroupWriter()
+        return _WRITER
 
 
 @csrf_exempt

@@ -1,12 +1,15 @@
-"""Read an export's text as decoded lines, in batches, with bounded memory.
+"""Read an export's text as decoded blocks of whole lines, with bounded memory.
 
-Design: the stream is read in 1 MiB blocks cut at the last newline, and each block is
-decoded and split in one C call each. That is several times cheaper than decoding line by
-line, which matters because a parse reads the file twice. Only a block that is not valid
-UTF-8 is redone line by line, so the bad lines can be named (replacement characters are
-substituted; the caller keeps the original bytes). Lines are split on ``\\n`` only, so
-U+2028 and friends inside a message stay inside it; a ``\\r`` before ``\\n`` is dropped.
-A leading BOM is dropped; later BOMs stay in the text (the header grammar tolerates them).
+Design: the stream is read ``BLOCK_SIZE`` bytes at a time and cut after the last complete
+line. Each block is decoded in one C call and handed on as a single string that *starts
+with* ``"\\n"``: every line, the first included, is then preceded by a newline, so the block
+parsers can find line starts with one regex whose literal first character lets the C engine
+skip from newline to newline, and count lines with ``str.count``. Only a block that is not
+valid UTF-8 is redone line by line, so the bad lines can be named (replacement characters are
+substituted; the caller keeps the original bytes). Lines are split on ``\\n`` only, so U+2028
+and friends inside a message stay inside it; one ``\\r`` before each ``\\n`` (and at the very
+end) is dropped. A leading BOM is dropped; later BOMs stay in the text (the header grammar
+tolerates them). A file's last line needs no ``\\n``; a final ``\\n`` does not start a line.
 """
 
 from __future__ import annotations
@@ -14,8 +17,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-BLOCK_SIZE = 1 << 20
+BLOCK_SIZE = 1 << 22  # 4 MiB: large enough that per-block costs vanish, small enough for memory
 _BOM = b"\xef\xbb\xbf"
+
+
+class Block:
+    """Consecutive whole lines: ``text`` is ``"\\n" + "\\n".join(lines)``; ``first`` is the
+    1-based number of the first line; ``bad`` the sorted numbers of lines that were not
+    valid UTF-8."""
+
+    __slots__ = ("bad", "first", "text")
+
+    def __init__(self, text: str, first: int, bad: list[int]) -> None:
+        self.text = text
+        self.first = first
+        self.bad = bad
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text[1:].split("\n")
 
 
 class Batch:
@@ -29,54 +49,62 @@ class Batch:
         self.bad = bad  # 1-based numbers of lines that were not valid UTF-8
 
 
-def read_batches(stream: BinaryIO) -> Iterator[Batch]:
-    """Yield the stream's lines from the current position, in batches."""
-    parts: list[bytes] = []
+def read_blocks(stream: BinaryIO, size: int = 0) -> Iterator[Block]:
+    """Yield the stream's lines from the current position, as blocks."""
+    size = size or BLOCK_SIZE
+    # ``pending`` holds the bytes after the last newline seen so far, starting with that
+    # newline; a line longer than a block accumulates there as a list (no quadratic joins).
+    pending: list[bytes] = [b"\n"]
     first = 1
     start = True
     while True:
-        block = stream.read(BLOCK_SIZE)
+        chunk = stream.read(size)
         if start:
             start = False
-            if block.startswith(_BOM):
-                block = block[len(_BOM) :]
-        if not block:
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
+        if not chunk:
             break
-        cut = block.rfind(b"\n")
+        cut = chunk.rfind(b"\n")
         if cut < 0:
-            parts.append(block)  # a line longer than a block: keep collecting
+            pending.append(chunk)
             continue
-        parts.append(block[:cut])
-        batch = _decode(b"".join(parts), first)
-        parts = [block[cut + 1 :]]
-        first += len(batch.lines)
-        yield batch
-    rest = b"".join(parts)
-    if rest:
+        pending.append(chunk[:cut])
+        data = b"".join(pending)
+        pending = [chunk[cut:]]
+        block = _decode(data, first)
+        first += data.count(b"\n")
+        yield block
+    rest = b"".join(pending)
+    if len(rest) > 1:  # a last line without a final newline
         yield _decode(rest, first)
 
 
-def _decode(data: bytes, first: int) -> Batch:
+def read_batches(stream: BinaryIO) -> Iterator[Batch]:
+    """Yield the stream's lines from the current position, in batches (lists of lines)."""
+    for block in read_blocks(stream):
+        yield Batch(block.lines, block.first, frozenset(block.bad))
+
+
+def _decode(data: bytes, first: int) -> Block:
+    """``data`` is ``b"\\n"`` + whole lines (the last one without its newline)."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+        if data.endswith(b"\r"):  # the block was cut just before a "\n", or the file ends so
+            data = data[:-1]
     try:
-        text = data.decode("utf-8")
+        return Block(data.decode("utf-8"), first, [])
     except UnicodeDecodeError:
         return _decode_lines(data, first)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-        if text.endswith("\r"):  # the block was cut just before its last "\n"
-            text = text[:-1]
-    return Batch(text.split("\n"), first, frozenset())
 
 
-def _decode_lines(data: bytes, first: int) -> Batch:
+def _decode_lines(data: bytes, first: int) -> Block:
     lines: list[str] = []
-    bad: set[int] = set()
-    for number, raw in enumerate(data.split(b"\n"), first):
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
+    bad: list[int] = []
+    for number, raw in enumerate(data[1:].split(b"\n"), first):
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
             lines.append(raw.decode("utf-8", errors="replace"))
-            bad.add(number)
-    return Batch(lines, first, frozenset(bad))
+            bad.append(number)
+    return Block("\n" + "\n".join(lines), first, bad)

@@ -50,7 +50,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("ONFILE_PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("ONFILE_WEB_WORKERS", "2")),
                             help="web server processes")
-        parser.add_argument("--threads", type=int, default=4, help="threads per web server process")
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("ONFILE_WEB_THREADS", "16")),
+                            help="threads per web server process")
         parser.add_argument("--no-worker", action="store_true", help="do not start the background worker")
         parser.add_argument("--demo", action="store_true",
                             help="use the local WhatsApp simulator (also the default when no WhatsApp account is "

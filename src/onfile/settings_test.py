@@ -1,0 +1,16 @@
+"""Settings for the in-process test suite: a private data directory, and webhook captures
+committed in the request's own transaction (the test's), not by the group-commit thread.
+
+The environment is set here, before ``onfile.settings`` reads it, because pytest-django
+loads the settings before any conftest runs.
+"""
+
+import os
+import tempfile
+
+os.environ["ONFILE_DATA_DIR"] = tempfile.mkdtemp(prefix="onfile-test-")
+os.environ["ONFILE_WEBHOOK_GROUP_COMMIT"] = "0"
+os.environ.setdefault("ONFILE_LOG_LEVEL", "WARNING")
+os.environ.pop("ONFILE_MASTER_KEY", None)
+
+from onfile.settings import *  # noqa: E402,F403
