@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.conftest import Cli
 
 from onfile.simulator import Simulator, parse_number
-from tests.conftest import Cli
 
 SECRET, VERIFY, TOKEN = "e2e-app-secret", "e2e-verify-token", "e2e-access-token"
 PNID, NUMBER = "106540352242922", "+15550783881"

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import Cli
 from tests.e2e import CLIENT, Live, live_onfile, wait_for
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import Cli
 from tests.e2e import CLIENT, Live, live_onfile, wait_for
 

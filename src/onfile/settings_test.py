@@ -13,4 +13,4 @@ os.environ["ONFILE_WEBHOOK_GROUP_COMMIT"] = "0"
 os.environ.setdefault("ONFILE_LOG_LEVEL", "WARNING")
 os.environ.pop("ONFILE_MASTER_KEY", None)
 
-from onfile.settings import *  # noqa: E402,F403
+from onfile.settings import *  # noqa: F403
