@@ -31,7 +31,7 @@ def check_data_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 @register("onfile")
 def check_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
-    initialised = (Path(settings.KEYS_DIR)).exists()
+    initialised = master_key_path().exists() or signing_key_path().exists() or bool(settings.MASTER_KEY)
     if not initialised:
         return [Warning("onfile is not initialised: no keys directory", id="onfile.W001",
                         hint="Run 'onfile init'.")]

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from gunicorn.app.base import BaseApplication
@@ -44,6 +45,7 @@ def _initialised() -> bool:
 
 class Command(BaseCommand):
     help = "Run the web server (gunicorn) and the background worker; initialise on first run."
+    requires_system_checks: list[str] = []  # checked below, after a first run has created the keys
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("ONFILE_HOST", "127.0.0.1"))
@@ -60,6 +62,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not _initialised():
             self._first_run()
+        call_command("check")
         from onfile.channels.whatsapp.numbers import sync_configured_numbers
 
         sync_configured_numbers()
