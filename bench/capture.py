@@ -2,7 +2,8 @@
 
 Each capture is what a webhook does before answering 200: seal the bytes under a fresh
 data key, insert the blob and its ledger entry, commit (fsync). One writer process, then
-two at once (the machine has two cores).
+two at once (the machine has two cores), then 32 threads through the webhook path's group
+commit (each capture still waits for the durable commit that holds it).
 
     python bench/capture.py [--count 5000] [--database-url postgresql://…]
 """
@@ -37,6 +38,31 @@ def _child(count: int, payload: bytes, queue: multiprocessing.Queue) -> None:  #
     queue.put(_capture_loop(count, payload))
 
 
+def _group_commit(count: int, payload: bytes) -> int:
+    import threading
+
+    from django.conf import settings
+    from django.db import connections
+
+    from onfile.channels.whatsapp.webhook import capture
+
+    settings.WEBHOOK_GROUP_COMMIT = True
+    per_thread = count // 32
+
+    def work() -> None:
+        for _ in range(per_thread):
+            capture(payload, "sha256=bench", "application/json")
+        connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(32)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return round(per_thread * 32 / (time.perf_counter() - started))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=5000)
@@ -60,6 +86,7 @@ def main() -> None:
     for p in procs:
         p.join()
     wall = time.perf_counter() - started
+    group = _group_commit(args.count, payload)
     from onfile.ledger.verify import verify
 
     report = verify()
@@ -68,6 +95,7 @@ def main() -> None:
         "payload_bytes": len(payload),
         "one_writer_captures_per_s": round(args.count / single),
         "two_writers_captures_per_s": round((args.count // 2) * 2 / wall),
+        "group_commit_32_threads_captures_per_s": group,
         "verify_ok_afterwards": report.ok,
         "entries": report.entries,
     }

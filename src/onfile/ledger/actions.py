@@ -20,7 +20,7 @@ from django.db import transaction
 from onfile.ledger import blobs
 from onfile.ledger.crypto import keyed_hash
 from onfile.ledger.keys import master_key
-from onfile.ledger.log import Appended, NewEntry, append, canonical_json
+from onfile.ledger.log import Appended, NewEntry, append, append_many, canonical_json
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,15 @@ def commit_sealed(
     """Inside the caller's transaction: the blob row and the entry that commits to it."""
     blob_id = blobs.insert_blob(sealed)
     return append(NewEntry(kind, actor, subject, attrs, blob_id, sealed.cipher_sha256)), blob_id
+
+
+def commit_sealed_many(
+    sealed: list[blobs.SealedBlob], *, kind: str, actor: str, attrs: list[Mapping[str, Any]]
+) -> list[Appended]:
+    """Many captures in the caller's transaction, a few statements in all (group commit)."""
+    blob_ids = blobs.insert_blobs(sealed)
+    return append_many([NewEntry(kind, actor, "", a, b, s.cipher_sha256)
+                        for s, a, b in zip(sealed, attrs, blob_ids, strict=True)])
 
 
 def do_capture(

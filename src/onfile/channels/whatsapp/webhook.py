@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from onfile.channels.whatsapp.models import WebhookJob
-from onfile.ledger.actions import commit_sealed, do_security_event
+from onfile.ledger.actions import commit_sealed, commit_sealed_many, do_security_event
 from onfile.ledger.blobs import SealedBlob, seal_bytes
 
 
@@ -111,8 +111,12 @@ class _GroupWriter:
         close_old_connections()
         try:
             with transaction.atomic():
-                for pending in batch:
-                    pending.seq = _commit_one(pending.sealed, pending.attrs)
+                appended = commit_sealed_many([p.sealed for p in batch], kind="capture.webhook", actor="whatsapp",
+                                              attrs=[p.attrs for p in batch])
+                now = timezone.now()
+                WebhookJob.objects.bulk_create([WebhookJob(capture_seq=a.seq, received_at=now) for a in appended])
+                for pending, a in zip(batch, appended, strict=True):
+                    pending.seq = a.seq
         except Exception:
             # One failing capture must not fail the others: commit them one by one.
             for pending in batch:
