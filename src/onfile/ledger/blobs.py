@@ -144,7 +144,7 @@ def insert_blobs(sealed: list[SealedBlob]) -> list[int]:
         return [insert_blob(sealed[0])]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     row = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    sql = ("INSERT INTO ledger_blob (created_at, media_type, size, cipher_size, cipher_sha256, wrapped_key,"
+    sql = ("INSERT INTO ledger_blob (created_at, media_type, size, cipher_size, cipher_sha256, wrapped_key,"  # noqa: S608
            " master_key_id, inline, path) VALUES " + ", ".join([row] * len(sealed)) + " RETURNING cipher_sha256, id")
     params: list[object] = []
     for s in sealed:
