@@ -95,6 +95,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "onfile.sqlite3"),
+            # Keep connections: opening one runs the PRAGMAs below, which costs more than a capture.
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 # IMMEDIATE: writers queue for the lock instead of failing with "database is
                 # locked" when a read transaction tries to upgrade. WAL + synchronous=FULL: a
