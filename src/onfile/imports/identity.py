@@ -32,7 +32,14 @@ def digest(*parts: str) -> str:
 
 
 class ExportKeys:
-    """Derives export message keys in file order, counting identical messages per minute."""
+    """Derives export message keys in file order, counting identical messages per minute.
+
+    Only recent minutes matter for the count (exports are in time order), so the table is
+    trimmed, oldest first, to keep memory bounded on a 2 GB export. The trimming depends only
+    on the sequence of messages, so a replay derives the same keys.
+    """
+
+    LIMIT = 200_000
 
     def __init__(self, conversation_key: str) -> None:
         self.conversation_key = conversation_key
@@ -46,6 +53,9 @@ class ExportKeys:
         base = digest(self.conversation_key, minute, direction, body)
         occurrence = self.seen.get(base, 0)
         self.seen[base] = occurrence + 1
+        if len(self.seen) > self.LIMIT:
+            for old in list(self.seen)[: self.LIMIT // 2]:
+                del self.seen[old]
         return "x:" + digest(base, str(occurrence))
 
 
