@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from onfile.outbox.models import OutboxItem
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=45)  # > the Graph client's timeout (15 s), so a live sender keeps its item
 MAX_ATTEMPTS = 12
 
 

@@ -40,7 +40,10 @@ def _claim_jobs(limit: int) -> list[WebhookJob]:
     due = Q(done=False) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     claimed = []
     for pk in WebhookJob.objects.filter(due).order_by("pk").values_list("pk", flat=True)[:limit]:
-        if WebhookJob.objects.filter(due, pk=pk).update(lease_until=now + timedelta(minutes=5)):
+        # A short lease: a body takes well under a second to process, and a worker killed
+        # mid-way should not hold its bodies for long. A lease that runs out under a slow
+        # worker is harmless: the items' identities keep the second pass from adding anything.
+        if WebhookJob.objects.filter(due, pk=pk).update(lease_until=now + timedelta(seconds=30)):
             claimed.append(WebhookJob.objects.get(pk=pk))
     return claimed
 
