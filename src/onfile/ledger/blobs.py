@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import connection
@@ -146,7 +146,7 @@ def insert_blobs(sealed: list[SealedBlob]) -> list[int]:
     row = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     sql = ("INSERT INTO ledger_blob (created_at, media_type, size, cipher_size, cipher_sha256, wrapped_key,"  # noqa: S608
            " master_key_id, inline, path) VALUES " + ", ".join([row] * len(sealed)) + " RETURNING cipher_sha256, id")
-    params: list[object] = []
+    params: list[Any] = []
     for s in sealed:
         params += [now, s.media_type, s.size, s.cipher_size, s.cipher_sha256, s.wrapped_key, s.master_key_id,
                    s.inline, s.path]

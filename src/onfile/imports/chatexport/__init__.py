@@ -6,8 +6,9 @@
             ...
 
 Modules: ``archive`` (opening safely), ``headers`` (header grammar, date order, timestamps),
-``survey`` (pass 1), ``parser`` (pass 2), ``bodies`` (markers and system lines),
-``locales`` (the localized strings), ``reader`` (decoding).
+``blocks`` (whole-block header recognition), ``survey`` (pass 1), ``messages`` (pass 2),
+``parser`` (the entry point), ``bodies`` (markers and system lines), ``locales`` (the
+localized strings), ``reader`` (decoding).
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ _EXACT_SOURCES = (
     "null",
 )
 _EXACT = frozenset(_EXACT_SOURCES) | frozenset(s.lower() for s in _EXACT_SOURCES)
+EXACT = _EXACT
 
 _NAME_KINDS = {
     "IMG": KIND_IMAGE,
@@ -165,7 +166,7 @@ def system_event(text: str) -> str | None:
 def classify(body: str, has_sender: bool) -> Body:
     """Recognise markers and system text in ``body`` (see the module docstring)."""
     result = Body(body)
-    m = _EDITED.search(body)
+    m = _edited(body)
     if m is not None:
         result.edited = True
         body = result.text = body[: m.start()]
@@ -181,6 +182,18 @@ def classify(body: str, has_sender: bool) -> Body:
             result.kind = KIND_CALL if event == "call" else KIND_SYSTEM
             result.text = core
     return result
+
+
+def _edited(body: str) -> re.Match[str] | None:
+    """``_EDITED.search(body)``, without trying every position: the tag's "<" is the body's
+    last (no marker text holds one), and the match can only start at the run of spaces and
+    marks just before it, where a search would find it first."""
+    k = body.rfind("<")
+    if k < 0:
+        return None
+    while k and body[k - 1] in " \u200e":
+        k -= 1
+    return _EDITED.match(body, k)
 
 
 def _placeholder(core: str, result: Body) -> bool:
@@ -212,7 +225,7 @@ def _media(core: str, result: Body) -> bool:
     kind = _OMITTED_ANDROID.get(low) or _OMITTED_IOS.get(low)
     if kind is not None:
         return _add(result, kind, None, omitted=True, caption=caption)
-    for suffix in _DOC_OMITTED:
+    for suffix in _DOC_OMITTED if low.endswith(_DOC_OMITTED) else ():
         if low.endswith(suffix):
             # "Report.pdf • 3 pages document omitted": the name is before the bullet.
             name = clean[: len(clean) - len(suffix)].split("•")[0].strip() or None

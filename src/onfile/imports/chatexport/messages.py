@@ -14,6 +14,10 @@ Design
 - Everything else goes through the exact line-level code (``_build``, as before this module
   existed): lines the regex could not vouch for are re-checked with ``HeaderScanner``; a line
   that looked like a header but was refused is kept as text and noted on the message.
+- ``block`` returns a *plan*: built messages, and runs of plain ones as index ranges. A run's
+  ``map`` is made only when the consumer reaches it, and the block's columns are tuples
+  (untracked by the cyclic collector once seen): with everything made up front, every
+  collection triggered by the new messages walked hundreds of thousands of live objects.
 - The last message of a block stays *open* (it may continue in the next block, possibly
   across many blocks); it is built when the next message starts or the file ends. Memory is
   one block plus the longest message.
@@ -24,22 +28,33 @@ Design
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from itertools import accumulate, compress, repeat
-from operator import add, contains, is_, le, or_, sub
+from itertools import accumulate, compress, islice, repeat
+from operator import add, contains, le, sub
 from typing import BinaryIO
 
 from onfile.imports.records import KIND_TEXT, KIND_UNSUPPORTED, ParsedMessage
 
-from .blocks import Pieces, first_line, splitter
-from .bodies import _EXACT, QUOTE, SHORTEST_QUOTING, classify, is_plain, split_sender, system_event
+from .blocks import (
+    COL_DATE,
+    COL_HEAD,
+    COL_SEGMENT,
+    COL_SENDER,
+    COL_TIME,
+    MAX_KNOWN,
+    STRIDE,
+    Pieces,
+    first_line,
+    splitter,
+)
+from .bodies import EXACT as _EXACT
+from .bodies import QUOTE, SHORTEST_QUOTING, classify, is_plain, split_sender, system_event
 from .headers import INVALID, STYLE, STYLE_END, WHEN, HeaderScanner, TimestampBuilder, date_parts, to_ymd
 from .reader import Block, read_blocks
 
 BACKWARDS = "timestamp earlier than previous message"
 _MAX_BARE_SENDER = 80  # "Name:." only counts as a sender when "Name" is this short
-_NEEDLES = ("maps.google", "•", ")\n")  # substrings bodies.is_plain refuses anywhere in a body
 _PLACEHOLDER = datetime(2000, 1, 1)
 _ZERO = timedelta(0)
 # Infinite iterators for map(ParsedMessage, ...); stateless, so shared by every call.
@@ -48,6 +63,24 @@ _COLON, _TAIL = repeat(": "), repeat((">", ")"))
 
 # How a line the regex could not vouch for was judged by the exact code.
 _TEXT_LINE, _REFUSED, _ACCEPTED = 0, 1, 2
+
+
+class _Columns:
+    """Iterators over a block's columns, shared by its runs (consumed in order)."""
+
+    __slots__ = ("bodies", "ends", "heads", "raw_bodies", "senders", "starts", "whens")
+
+    def __init__(
+        self,
+        whens: tuple[datetime, ...],
+        senders: tuple[str | None, ...],
+        bodies: tuple[str, ...],
+        heads: tuple[str | None, ...],
+        starts: range | tuple[int, ...],
+        ends: range | tuple[int, ...],
+    ) -> None:
+        self.whens, self.senders, self.bodies, self.heads = iter(whens), iter(senders), iter(bodies), iter(heads)
+        self.raw_bodies, self.starts, self.ends = iter(bodies), iter(starts), iter(ends)
 
 
 class _Open:
@@ -66,18 +99,27 @@ class _Open:
 
 
 def iter_messages(
-    stream: BinaryIO, style: str, order: str, pieces: Pieces | None = None
+    stream: BinaryIO, style: str, order: str, pieces: Pieces | None = None, senders: Iterable[str] = ()
 ) -> Iterator[ParsedMessage]:
     """Pass 2: yield the messages of ``stream`` (read from its start) in file order;
-    ``pieces`` are pass 1's trusted pieces, reused when they are of the same style."""
+    ``pieces`` are pass 1's trusted pieces, reused when they are of the same style, and
+    ``senders`` the participants it found (named in the block regex, see blocks.splitter)."""
     stream.seek(0)
     reader = _Pass2(style, order, pieces if pieces is not None and pieces.style == style else None)
+    known = tuple(senders)
+    if len(known) <= MAX_KNOWN:
+        # Only these senders can be captured now, so they are all the would-be senders seen.
+        reader.split = splitter(style, known=known)
+        reader.note_senders(known)
+        reader.closed = True
     for block in read_blocks(stream):
         for item in reader.block(block):
             if type(item) is ParsedMessage:
                 yield item
             else:
-                yield from item  # type: ignore[misc]
+                # A run's map is made only now: few objects the collector must walk are alive
+                # at any time (making them all up front made every collection slower).
+                yield from reader.run(*item)  # type: ignore[misc]
     if reader.open is not None:
         yield reader.open.build()
 
@@ -90,24 +132,35 @@ class _Pass2:
         self.pieces = pieces or Pieces(style)
         self.scanner = HeaderScanner(TimestampBuilder(order))
         self.end = STYLE_END.get(style, "\0")  # a bare-space header has no end marker: regex path only
-        self.days: dict[str, datetime | None] = {}  # date piece -> midnight, None: not fast
-        self.times: dict[str, timedelta | None] = {}  # time piece -> time of day, None: not fast
-        self.senders: dict[str | None, None] = {None: None}  # would-be senders seen
-        self.quoted: set[str | None] = set()  # ... that hold a quote and are long
+        self.days: dict[str | None, datetime | None] = {}  # date piece -> midnight, None: not fast
+        self.times: dict[str | None, timedelta | None] = {}  # time piece -> time of day, None: not fast
+        self.senders: dict[str, None] = {}  # would-be senders seen
+        self.quoted: set[str] = set()  # ... that hold a quote and are long
+        self.closed = False  # no other sender can be captured (see iter_messages)
         self.open: _Open | None = None
+        self.cols = _Columns((), (), (), (), (), ())
         self.index = 0
         self.previous = INVALID
 
-    def block(self, block: Block) -> list[ParsedMessage | Iterable[ParsedMessage]]:
-        """The messages completed by ``block``, in order: built ones and lazy runs."""
+    def block(self, block: Block) -> list[ParsedMessage | tuple[int, int, int]]:
+        """The messages completed by ``block``, in order: built ones, and runs of plain ones
+        as ``(skip, count, first index)`` for ``run``."""
         if self.pieces.trim():
             self.days.clear()
             self.times.clear()
-        out: list[ParsedMessage | Iterable[ParsedMessage]] = []
+        out: list[ParsedMessage | tuple[int, int, int]] = []
         text, bad = block.text, block.bad
         parts = self.split.split(text)
         pre = parts[0]
-        ds, ts, ss, segs = parts[1::4], parts[2::4], parts[3::4], parts[4::4]
+        # Columns (see blocks). The ones the runs keep are tuples, not lists: the collector
+        # untracks a tuple of strings the first time it sees it, instead of walking every
+        # element of every list at every collection while messages are being made.
+        heads: tuple[str | None, ...] = tuple(parts[COL_HEAD::STRIDE])
+        ds: tuple[str | None, ...] = tuple(parts[COL_DATE::STRIDE])
+        ts: tuple[str | None, ...] = tuple(parts[COL_TIME::STRIDE])
+        ss: tuple[str | None, ...] = tuple(parts[COL_SENDER::STRIDE])
+        segs: tuple[str, ...] = tuple(parts[COL_SEGMENT::STRIDE])
+        del parts
         n = len(ds)
         line0 = block.first + pre.count("\n")
         if pre and self.open is not None:  # continuation lines of the open message
@@ -115,115 +168,138 @@ class _Pass2:
         if not n:
             return out
         # Line numbers: starts[i] is the first line of match i, starts[n] the next block's.
-        starts: range | list[int] = range(line0, line0 + n + 1)
-        multi = list(map(contains, segs, _NL))
-        if True in multi:
+        starts: range | tuple[int, ...] = range(line0, line0 + n + 1)
+        ends: range | tuple[int, ...] = starts
+        multi: tuple[bool, ...] | None = None  # bodies with continuation lines
+        if block.count != n + line0 - block.first:
+            multi = tuple(map(contains, segs, _NL))
             counts = [1] * n
             for i in compress(range(n), multi):
                 counts[i] += segs[i].count("\n")
-            starts = list(accumulate(counts, initial=line0))
+            starts = tuple(accumulate(counts, initial=line0))
+            del counts
+            ends = tuple(map(sub, starts[1:], _ONE))
         # Timestamps from the piece caches; lines they cannot vouch for are judged one by one.
         days = list(map(self.days.get, ds))
         deltas = list(map(self.times.get, ts))
+        if (None in days or None in deltas) and self._learn(ds, ts, ss, segs):
+            days = list(map(self.days.get, ds))
+            deltas = list(map(self.times.get, ts))
         special: dict[int, tuple[int, datetime, int, str]] = {}
-        if None in days or None in deltas:
-            if self._learn(ds, ts, ss, segs):
-                days = list(map(self.days.get, ds))
-                deltas = list(map(self.times.get, ts))
-            for i in compress(range(n), map(or_, map(is_, days, _NONE), map(is_, deltas, _NONE))):
-                special[i] = self._special(ds[i], ts[i], ss[i], segs[i])
-                days[i], deltas[i] = _PLACEHOLDER, _ZERO
+        for i in sorted(_where(days, None) | _where(deltas, None)):
+            special[i] = self._special(ds[i], ts[i], ss[i], segs[i])
+            days[i], deltas[i] = _PLACEHOLDER, _ZERO
         whens = list(map(add, days, deltas))
-        acc = [True] * n
+        del days, deltas
         slow = {n - 1}  # the last message may go on in the next block
-        for i, (kind, when, _, _) in special.items():
-            slow.add(i)
-            if kind == _ACCEPTED:
-                whens[i] = when
-            else:
-                acc[i] = False
-                if i:
-                    slow.add(i - 1)  # the message before it goes on
+        acc = None
+        if special:
+            acc = [True] * n
+            for i, (kind, when, _, _) in special.items():
+                slow.add(i)
+                if kind == _ACCEPTED:
+                    whens[i] = when
+                else:
+                    acc[i] = False
+                    if i:
+                        slow.add(i - 1)  # the message before it goes on
+        times = tuple(whens)
+        del whens
         # Backwards timestamps (rare): a note, so the exact code.
-        seq = list(compress(whens, acc)) if special else whens
+        seq = times if acc is None else tuple(compress(times, acc))
         if seq and (seq[0] < self.previous or not all(map(le, seq, seq[1:]))):
             previous = self.previous
-            for i in compress(range(n), acc):
-                if whens[i] < previous:
+            for i in range(n) if acc is None else compress(range(n), acc):
+                if times[i] < previous:
                     slow.add(i)
-                previous = whens[i]
-        # Which bodies are not plain: no sender, quoted sender, marker-like ends or texts.
-        if None in ss:
-            slow.update(compress(range(n), map(is_, ss, _NONE)))
-        quoted = self.quoted
-        for s in dict.fromkeys(ss).keys() - self.senders.keys():
-            if s is not None:
-                self.senders[s] = None
-                if len(s) > SHORTEST_QUOTING and QUOTE.search(s) is not None:
-                    quoted.add(s)  # probably system text quoting a name (bodies.quoted_sender)
-        if quoted and not quoted.isdisjoint(ss):
-            slow.update(i for i, s in enumerate(ss) if s in quoted)
-        tails = list(map(str.endswith, segs, _TAIL))
-        if True in tails:
-            slow.update(compress(range(n), tails))
+                previous = times[i]
+        del seq, acc
+        # Bodies that are not plain (bodies.is_plain): no sender (or a marked body, see
+        # blocks), a marker-like last character or whole text, a quoted would-be sender, a
+        # telling substring. Each test is one C-level pass, or fewer; hits are few.
+        slow |= _where(ss, None)
+        slow |= _where(tuple(map(str.endswith, segs, _TAIL)), True)
         if not _EXACT.isdisjoint(segs):
-            slow.update(i for i, seg in enumerate(segs) if seg in _EXACT)
-        for needle in _NEEDLES:
-            if needle in text:
-                slow.update(compress(range(n), map(contains, segs, repeat(needle))))
+            for body in _EXACT.intersection(segs):
+                slow |= _where(segs, body)
+        if not self.closed:
+            if len(self.senders) > 100_000:  # a cache only: bounded memory on adversarial input
+                self.senders.clear()
+                self.quoted.clear()
+            self.note_senders(set(ss) - self.senders.keys())
+        for quoted in self.quoted.intersection(ss):
+            slow |= _where(ss, quoted)
+        data = block.data
+        if data.find(b"maps.google") >= 0 or data.find(b"\xe2\x80\xa2") >= 0:  # "•"; rare: every body
+            slow.update(i for i in range(n) if "maps.google" in segs[i] or "•" in segs[i] or ")\n" in segs[i])
+        elif multi is not None:  # ")\n" needs a line break, so only bodies with continuation lines
+            slow.update(i for i in compress(range(n), multi) if ")\n" in segs[i])
         for line in bad:  # invalid UTF-8: a note, so the exact code
             i = bisect_right(starts, line) - 1
             if i >= 0:
                 slow.add(i)
-        # Runs of plain messages between the others.
-        k = 0
-        for j in [*sorted(slow), n]:
+        slow.discard(-1)
+        # Runs of plain messages between the others, pulled lazily from shared iterators over
+        # the columns (a run is a map over islices: no copies, nothing per message here).
+        plan = (*sorted(slow), n)
+        del slow, multi
+        self.cols = _Columns(times, ss, segs, heads, starts, ends)
+        k = at = 0
+        for j in plan:
             if j > k:
                 if self.open is not None:
                     out.append(self.open.build())
                     self.open = None
-                out.append(self._run(k, j, ds, ts, ss, segs, whens, starts))
+                out.append((k - at, j - k, self.index))
+                self.index += j - k
+                self.previous = times[j - 1]
+                at = j
             if j < n:
-                self._one(j, ds[j], ts[j], ss[j], segs[j], special.get(j), whens[j], starts, bad, out)
+                self._one(j, heads[j], ds[j], ts[j], ss[j], segs[j], special.get(j), times[j], starts, bad, out)
             k = j + 1
         return out
 
-    def _run(
-        self,
-        k: int,
-        j: int,
-        ds: list[str],
-        ts: list[str],
-        ss: list[str],
-        segs: list[str],
-        whens: list[datetime],
-        starts: range | list[int],
-    ) -> Iterable[ParsedMessage]:
-        """Plain messages k..j-1, built lazily by ``map`` (see the module docstring)."""
-        index = self.index
-        self.index += j - k
-        self.previous = whens[j - 1]
-        raws = map(add, map(add, map(add, map(add, ds[k:j], ts[k:j]), ss[k:j]), _COLON), segs[k:j])
+    def note_senders(self, names: Iterable[str | None]) -> None:
+        """Remember would-be senders, and which hold a quote and are long: probably system
+        text quoting a name (bodies.quoted_sender), so never plain."""
+        for name in names:
+            if name is not None and name not in self.senders:
+                self.senders[name] = None
+                if len(name) > SHORTEST_QUOTING and QUOTE.search(name) is not None:
+                    self.quoted.add(name)
+
+    def run(self, skip: int, count: int, index: int) -> Iterator[ParsedMessage]:
+        """Plain messages, built by ``map`` from the current block's shared column iterators
+        (islices: no copies); ``skip`` steps over the messages built one by one."""
+        cols, stop = self.cols, skip + count
         # fmt: off
         return map(
             ParsedMessage,
-            range(index, index + j - k), whens[k:j], ss[k:j], segs[k:j], _TEXT,
+            range(index, index + count), islice(cols.whens, skip, stop), islice(cols.senders, skip, stop),
+            islice(cols.bodies, skip, stop), _TEXT,
             _NONE, _NONE, _NONE,  # system_event, from_me, sender_id
             _FALSE, _FALSE, _FALSE, iter(list, 1),  # deleted, edited, forwarded, attachments
             _NONE, _NONE, _NONE, iter(list, 1),  # key, reply_to_key, reply_to_text, reactions
             _NONE, _NONE, _NONE,  # latitude, longitude, status
-            starts[k:j], map(sub, starts[k + 1 : j + 1], _ONE), raws, iter(list, 1),
+            islice(cols.starts, skip, stop), islice(cols.ends, skip, stop),
+            map(add, islice(cols.heads, skip, stop), islice(cols.raw_bodies, skip, stop)), iter(list, 1),
         )
         # fmt: on
 
-    def _learn(self, ds: list[str], ts: list[str], ss: list[str], segs: list[str]) -> bool:
-        """Learn the block's new pieces (``Pieces.learn_block``); True if there were any."""
-        new_days = dict.fromkeys(ds).keys() - self.days.keys()
-        new_times = dict.fromkeys(ts).keys() - self.times.keys()
-        if not (new_days - {None} or new_times - {None}):
+    def _learn(
+        self, ds: Sequence[str | None], ts: Sequence[str | None], ss: Sequence[str | None], segs: Sequence[str]
+    ) -> bool:
+        """Day and time of day of the block's new pieces (learnt first if pass 1 has not);
+        set operations, so the lines of a new day cost nothing each. True if any."""
+        new_days = set(ds) - self.days.keys()
+        new_times = set(ts) - self.times.keys()
+        new_days.discard(None)
+        new_times.discard(None)
+        if not new_days and not new_times:
             return False
         pieces = self.pieces
-        pieces.learn_block(ds, ts, ss, segs)
+        if not (new_days <= pieces.dates.keys() and new_times <= pieces.times.keys()):
+            pieces.learn_block(ds, ts, ss, segs)
         for d in new_days:
             if d in pieces.dates:
                 self.days[d] = self._day(pieces.dates[d])
@@ -267,20 +343,21 @@ class _Pass2:
     def _one(
         self,
         j: int,
+        head: str | None,
         d: str | None,
         t: str | None,
         s: str | None,
         seg: str,
         judged: tuple[int, datetime, int, str] | None,
         when: datetime,
-        starts: range | list[int],
+        starts: range | tuple[int, ...],
         bad: list[int],
-        out: list[ParsedMessage | Iterable[ParsedMessage]],
+        out: list[ParsedMessage | tuple[int, int, int]],
     ) -> None:
         """Match ``j`` the exact way: a message start, or lines of the open message."""
         if judged is None:
-            assert d is not None and t is not None
-            kind, at, line = _ACCEPTED, len(d) + len(t), first_line(d, t, s, seg)
+            assert head is not None and d is not None and t is not None
+            kind, at, line = _ACCEPTED, len(d) + len(t), head + seg.partition("\n")[0]
         else:
             kind, when, at, line = judged
         nl = seg.find("\n")
@@ -309,6 +386,18 @@ class _Pass2:
             o.notes.append(f"line {start} looks like a message header but could not be parsed")
         if bad:
             o.notes.extend(f"invalid UTF-8 at line {n}" for n in bad[bisect_left(bad, start) : bisect_right(bad, end)])
+
+
+def _where(seq: Sequence[object], value: object) -> set[int]:
+    """The indices of ``value`` in ``seq``: a C-level search per hit (hits are few)."""
+    found: set[int] = set()
+    i = -1
+    try:
+        while True:
+            i = seq.index(value, i + 1)
+            found.add(i)
+    except ValueError:
+        return found
 
 
 def _build(

@@ -1,13 +1,14 @@
-"""Pass 2 and the public entry point: an export's text -> ParsedChat + lazy ParsedMessages.
+"""The public entry point: an export's text -> ParsedChat + lazy ParsedMessages.
 
 Design
 - ``parse_export`` runs pass 1 (``survey``) to learn the header style, the date order, the
-  clock and the participants, then returns the chat and a generator for pass 2. The stream
-  is read twice and never held: memory is bounded by one block plus the longest message.
-- Pass 2 is the hot loop, written inline on purpose (local names, no per-line calls on the
-  common path): a header line costs a first-character test, a ``str.find`` and a cache
-  lookup (``HeaderScanner``); a plain message costs one ``split_sender`` and the
-  ``is_plain`` gate. Only marked bodies reach ``classify``.
+  clock and the participants, then returns the chat and a generator for pass 2
+  (``messages``). The stream is read twice and never held: memory is bounded by one block
+  plus the longest message.
+- Both passes cut each multi-megabyte block with one regex (``blocks``) and do their
+  per-message work column-wise in C (``map``, sets, ``groupby``); Python looks only at the
+  few lines that need the exact line-level code. Pass 2 reuses the header pieces pass 1
+  has already checked against the full header grammar.
 - A line starts a message only if it is a header of the file's style with a valid timestamp
   in the file's date order. Anything else continues the previous message; a line that
   looked like a header but was refused is kept as text and noted on the message.
@@ -44,7 +45,7 @@ def parse_export(
     survey = survey_export(stream)
     chat = _chat(survey, date_order, title)
     assert chat.date_order is not None
-    return chat, iter_messages(stream, survey.style, chat.date_order, survey.pieces)
+    return chat, iter_messages(stream, survey.style, chat.date_order, survey.pieces, chat.participants)
 
 
 def _chat(survey: Survey, date_order: str | None, title: str) -> ParsedChat:

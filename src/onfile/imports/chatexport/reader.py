@@ -4,7 +4,8 @@ Design: the stream is read ``BLOCK_SIZE`` bytes at a time and cut after the last
 line. Each block is decoded in one C call and handed on as a single string that *starts
 with* ``"\\n"``: every line, the first included, is then preceded by a newline, so the block
 parsers can find line starts with one regex whose literal first character lets the C engine
-skip from newline to newline, and count lines with ``str.count``. Only a block that is not
+skip from newline to newline. The block also keeps its UTF-8 and its line count (for byte
+searches and line numbers without another pass over the text). Only a block that is not
 valid UTF-8 is redone line by line, so the bad lines can be named (replacement characters are
 substituted; the caller keeps the original bytes). Lines are split on ``\\n`` only, so U+2028
 and friends inside a message stay inside it; one ``\\r`` before each ``\\n`` (and at the very
@@ -26,27 +27,20 @@ class Block:
     1-based number of the first line; ``bad`` the sorted numbers of lines that were not
     valid UTF-8."""
 
-    __slots__ = ("bad", "first", "text")
+    __slots__ = ("bad", "count", "data", "first", "text")
 
-    def __init__(self, text: str, first: int, bad: list[int]) -> None:
+    def __init__(self, text: str, first: int, bad: list[int], data: bytes, count: int) -> None:
         self.text = text
         self.first = first
         self.bad = bad
+        self.count = count  # the number of lines
+        # The UTF-8 the text was decoded from (CRLF already folded): substring searches on
+        # it scan one byte per character instead of up to four.
+        self.data = data
 
     @property
     def lines(self) -> list[str]:
         return self.text[1:].split("\n")
-
-
-class Batch:
-    """Consecutive lines; ``first`` is the 1-based number of ``lines[0]``."""
-
-    __slots__ = ("bad", "first", "lines")
-
-    def __init__(self, lines: list[str], first: int, bad: frozenset[int]) -> None:
-        self.lines = lines
-        self.first = first
-        self.bad = bad  # 1-based numbers of lines that were not valid UTF-8
 
 
 def read_blocks(stream: BinaryIO, size: int = 0) -> Iterator[Block]:
@@ -59,12 +53,17 @@ def read_blocks(stream: BinaryIO, size: int = 0) -> Iterator[Block]:
     start = True
     while True:
         chunk = stream.read(size)
-        if start:
-            start = False
-            if chunk.startswith(_BOM):
-                chunk = chunk[len(_BOM) :]
         if not chunk:
             break
+        if start:
+            start = False
+            while len(chunk) < len(_BOM):  # tiny blocks: enough bytes to see a BOM
+                more = stream.read(size)
+                if not more:
+                    break
+                chunk += more
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
         cut = chunk.rfind(b"\n")
         if cut < 0:
             pending.append(chunk)
@@ -73,17 +72,11 @@ def read_blocks(stream: BinaryIO, size: int = 0) -> Iterator[Block]:
         data = b"".join(pending)
         pending = [chunk[cut:]]
         block = _decode(data, first)
-        first += data.count(b"\n")
+        first += block.count
         yield block
     rest = b"".join(pending)
     if len(rest) > 1:  # a last line without a final newline
         yield _decode(rest, first)
-
-
-def read_batches(stream: BinaryIO) -> Iterator[Batch]:
-    """Yield the stream's lines from the current position, in batches (lists of lines)."""
-    for block in read_blocks(stream):
-        yield Batch(block.lines, block.first, frozenset(block.bad))
 
 
 def _decode(data: bytes, first: int) -> Block:
@@ -93,7 +86,7 @@ def _decode(data: bytes, first: int) -> Block:
         if data.endswith(b"\r"):  # the block was cut just before a "\n", or the file ends so
             data = data[:-1]
     try:
-        return Block(data.decode("utf-8"), first, [])
+        return Block(data.decode("utf-8"), first, [], data, data.count(b"\n"))
     except UnicodeDecodeError:
         return _decode_lines(data, first)
 
@@ -107,4 +100,5 @@ def _decode_lines(data: bytes, first: int) -> Block:
         except UnicodeDecodeError:
             lines.append(raw.decode("utf-8", errors="replace"))
             bad.append(number)
-    return Block("\n" + "\n".join(lines), first, bad)
+    text = "\n" + "\n".join(lines)
+    return Block(text, first, bad, text.encode("utf-8"), len(lines))

@@ -9,32 +9,32 @@ lines of other styles are text in pass 2.
 Speed: up to the first header, lines are examined one by one (that is also where a file is
 declared not an export: ``NotAnExport`` when none of its first ``HEAD_LINES`` non-empty lines
 is a header, without reading further). From there on each block is cut with one
-``blocks.splitter`` regex, and the common lines — a trusted header of the file's style, a
-plain sender, a body that cannot be system text — are summarised column-wise with C-level
-tools: ``collections.Counter`` for the clock, ``itertools.groupby`` for the dates as they
-change, ``dict.fromkeys`` for senders in order of appearance. Python looks only at the few
-other lines ("events": system lines, marked bodies, quoted senders, lines the regex could not
-vouch for), one by one, in file order, with the same code as the first lines; the plain runs
-between two events are summarised in between, so every order-dependent result (date changes,
-first appearances) is exactly what a line-by-line reading gives.
+``blocks.splitter`` regex (naming the senders known so far), and the common lines — a trusted
+header of the file's style, a known sender, a body that cannot be system text — are
+summarised column-wise in C: set operations find new pieces and odd lines, ``map`` over a set
+counts the AM/PM clocks, ``itertools.groupby`` gives the dates as they change. Python looks
+only at the few other lines ("events": system lines, marked bodies, quoted or new senders,
+lines the regex could not vouch for), one by one, in file order, with the same code as the
+first lines. When an event could change an order-dependent result (a header of this style
+the regex missed, a new plain sender), the block is summarised run by run between events
+instead, so date changes and first appearances are exactly those of a line-by-line reading.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
-from itertools import compress, groupby, repeat
-from operator import is_, or_
+from itertools import groupby
+from operator import itemgetter
 from typing import BinaryIO
 
 from onfile.imports.records import KIND_SYSTEM
 
 from . import locales
-from .blocks import Pieces, first_line, splitter
+from .blocks import COL_DATE, COL_SEGMENT, COL_SENDER, COL_TIME, MAX_KNOWN, STRIDE, Pieces, first_line, splitter
 from .bodies import MARK_START, PREFIX_HEADS, QUOTE, SHORTEST_QUOTING, classify, split_sender
 from .errors import NotAnExport
-from .headers import AMPM, DATE, HEAD_START, INVALID, STYLE, STYLE_END, Head, HeaderScanner, match_header
+from .headers import AMPM, DATE, HEAD_START, STYLE, STYLE_END, Head, HeaderScanner, match_header
 from .locales import SYSTEM_PREFIXES
 from .reader import read_blocks
 
@@ -138,70 +138,96 @@ class _Surveyor:
         """Summarise a block of lines after the first header (see the module docstring)."""
         pieces = self.pieces
         pieces.trim()
-        parts = splitter(self.fast).split(text)
-        ds, ts, ss, segs = parts[1::4], parts[2::4], parts[3::4], parts[4::4]
+        st = self.stats[self.fast]
+        known = tuple(st.senders) if len(st.senders) <= MAX_KNOWN else ()
+        parts = splitter(self.fast, head=False, known=known).split(text)
+        ds: list[str | None] = parts[COL_DATE::STRIDE]
+        ts: list[str | None] = parts[COL_TIME::STRIDE]
+        ss: list[str | None] = parts[COL_SENDER::STRIDE]
+        segs: list[str] = parts[COL_SEGMENT::STRIDE]
+        del parts
         n = len(ds)
-        # Events: (index, line, trusted header?) for the lines read one by one, in order.
-        events: list[tuple[int, str, bool]] = []
-        dd = list(map(pieces.dates.get, ds))
-        tt = list(map(pieces.times.get, ts))
-        if None in dd or None in tt:  # new pieces, refuted pieces, or a "maybe" line
-            if pieces.learn_block(ds, ts, ss, segs):
-                dd = list(map(pieces.dates.get, ds))
-                tt = list(map(pieces.times.get, ts))
-            for i in compress(range(n), map(or_, map(is_, dd, repeat(None)), map(is_, tt, repeat(None)))):
-                events.append((i, first_line(ds[i], ts[i], ss[i], segs[i]), False))
-                ds[i] = ts[i] = ss[i] = None  # out of the column summaries
-        if None in ss:  # trusted headers without a plain sender: system lines, marked bodies
-            rare = compress(range(n), map(is_, ss, repeat(None)))
-            events.extend((i, first_line(ds[i], ts[i], None, segs[i]), True) for i in rare if ds[i] is not None)
-        plain = self.stats[self.fast]
-        for s in [s for s in dict.fromkeys(ss) if s is not None and _is_quoted(s)]:
-            # A quoted would-be sender: probably system text (see bodies.split_sender).
-            at = [i for i, x in enumerate(ss) if x == s]
-            events.extend((i, first_line(ds[i], ts[i], s, segs[i]), True) for i in at)
-            for i in at:
-                ss[i] = None
-        events.sort()
-        # Order-free sums over the whole block (events that are trusted headers included).
-        clocks = Counter(ts)
-        clocks.pop(None, None)
-        plain.count += sum(clocks.values())
-        times = pieces.times
-        plain.ampm += sum(c for t, c in clocks.items() if times[t][3] is not None)  # type: ignore[index]
-        # Order-dependent summaries, run by run between events.
+        dset, tset, sset = set(ds), set(ts), set(ss)  # each column's values, once
+        pieces.learn_block(ds, ts, ss, segs, (dset, tset))
+        # Lines the pieces cannot vouch for ("maybe" lines, refuted pieces): judged one by
+        # one, first, and out of the column summaries. Most are not headers at all, and a
+        # header of another style has statistics of its own, so order does not matter for
+        # them; a header of this file's style does (dates, senders), see ``ordered``.
+        odd = _where(ds, None) | _where(ts, None)
+        for piece, column in (((dset - pieces.dates.keys()) | (dset & pieces.refuted), ds),
+                              ((tset - pieces.times.keys()) | (tset & pieces.refuted), ts)):
+            for x in piece - {None}:
+                odd |= _where(column, x)
+        ordered: list[tuple[int, str, Head | None, int]] = []  # this style's, in order
+        for i in sorted(odd):
+            line = first_line(ds[i], ts[i], ss[i], segs[i])
+            ds[i] = ts[i] = ss[i] = None
+            found = self.scan(line)
+            if found is not None:
+                if found[0][STYLE] == self.fast:
+                    ordered.append((i, line, found[0], found[1]))
+                else:
+                    self.header(found[0], line, found[1])
+        # Trusted headers without a plain sender (system lines, marked bodies, quoted would-be
+        # senders): their sender part is judged one by one.
+        rare = _where(ss, None) - odd
+        for s in [s for s in sset if s is not None and _is_quoted(s)]:
+            rare |= _where(ss, s)
+        for i in rare:
+            d, t = ds[i], ts[i]
+            assert d is not None and t is not None
+            ordered.append((i, first_line(d, t, ss[i], segs[i]), None, len(d) + len(t)))
+            ss[i] = None
+        ordered.sort(key=itemgetter(0))
+        # Order-free sums (rare lines included: they are trusted headers of this style).
+        st.count += n - len(odd)
+        if not pieces.ampm.isdisjoint(tset):
+            st.ampm += sum(map(pieces.ampm.__contains__, ts))
+        if not any(head for _, _, head, _ in ordered) and sset <= st.senders.keys() | {None}:
+            # No header of this style to fit in and no new plain sender: the dates of the whole
+            # block at once, then the rare lines' senders in their order.
+            self.dates(st, ds)
+            for _, line, _, at in ordered:
+                self.sender(st, line, at)
+            return
+        # Otherwise run by run between those lines, so every first appearance is in order.
         a = 0
-        for e, line, trusted in [*events, (n, "", False)]:
+        for e, line, head, at in [*ordered, (n, "", None, 0)]:
             if e > a:
-                self.run(plain, ds[a:e], ss[a:e])
+                self.dates(st, ds[a:e])
+                for name in dict.fromkeys(ss[a:e]):
+                    if name is not None and name not in st.senders and len(st.senders) < _MAX_SENDERS:
+                        st.senders[name] = None
             if e < n:
-                self.event(line, ds[e] if trusted else None, ts[e] if trusted else None)
+                if head is not None:
+                    self.header(head, line, at)
+                else:
+                    d = ds[e]
+                    assert d is not None
+                    self.dates(st, [d])
+                    self.sender(st, line, at)
             a = e + 1
 
-    def run(self, st: StyleStats, ds: list[str | None], ss: list[str | None]) -> None:
+    def dates(self, st: StyleStats, ds: list[str | None]) -> None:
+        """The date changes among the trusted date pieces ``ds`` (None: skipped)."""
         dates = self.pieces.dates
         for d, _ in groupby(ds):
             date = dates.get(d) if d is not None else None
             if date is not None and date != st.last_date and len(st.dates) < _MAX_DATES:
                 st.last_date = date
                 st.dates.append(date)
-        for s in dict.fromkeys(ss):
-            if s is not None and s not in st.senders and len(st.senders) < _MAX_SENDERS:
-                st.senders[s] = None
 
-    def event(self, line: str, d: str | None, t: str | None) -> None:
-        if d is not None and t is not None:
-            # A trusted header (already counted) whose sender part needs the exact code.
-            st = self.stats[self.fast]
-            date = self.pieces.dates[d]
-            if date is not None and date != st.last_date and len(st.dates) < _MAX_DATES:
-                st.last_date = date
-                st.dates.append(date)
-            self.sender(st, line, len(d) + len(t))
-            return
-        found = self.scan(line)
-        if found is not None:
-            self.header(found[0], line, found[1])
+
+def _where(seq: list[str | None], value: str | None) -> set[int]:
+    """The indices of ``value`` in ``seq``: a C-level search per hit (hits are few)."""
+    found: set[int] = set()
+    i = -1
+    try:
+        while True:
+            i = seq.index(value, i + 1)
+            found.add(i)
+    except ValueError:
+        return found
 
 
 def _is_quoted(sender: str) -> bool:
@@ -242,12 +268,23 @@ def survey_export(stream: BinaryIO) -> Survey:
     )
 
 
+# What a rare line says, by its text after the header: the same few texts ("image omitted",
+# "This message was deleted.") come back all the time, and classifying one costs dozens of µs.
+_RARE: dict[str, tuple[str | None, bool, str | None, str]] = {}
+
+
 def _rare_line(st: StyleStats, rest: str) -> None:
     """A header line without a plain sender: system text, or a sender with a marked body."""
-    sender, body = split_sender(rest)
-    info = classify(body, sender is not None)
-    if info.kind == KIND_SYSTEM:
-        _system_line(st, sender, info.system_event, info.text)
+    known = _RARE.get(rest)
+    if known is None:
+        sender, body = split_sender(rest)
+        info = classify(body, sender is not None)
+        if len(_RARE) >= 4096:
+            _RARE.clear()
+        known = _RARE[rest] = (sender, info.kind == KIND_SYSTEM, info.system_event, info.text)
+    sender, system, event, text = known
+    if system:
+        _system_line(st, sender, event, text)
     elif sender is not None and sender not in st.senders:
         st.senders[sender] = None  # a call, an attachment: a real participant
 
@@ -278,4 +315,4 @@ def has_header(stream: BinaryIO) -> bool:
     return False
 
 
-__all__ = ["INVALID", "Survey", "StyleStats", "has_header", "survey_export"]
+__all__ = ["StyleStats", "Survey", "has_header", "survey_export"]
