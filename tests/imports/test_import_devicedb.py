@@ -4,12 +4,11 @@ identities, media captured, read-only evidence, rebuildable."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.imports.devicedb import builders
 from tests.test_rebuild import snapshot
 
 from onfile.conversations.models import Attachment, Conversation, Message, Reaction
@@ -22,17 +21,7 @@ from onfile.projection import rebuild
 pytestmark = pytest.mark.django_db
 
 
-def _builders() -> Any:
-    name = "onfile_tests_devicedb_builders"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "devicedb" / "builders.py")
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-b = _builders()
+b = builders
 ALICE, GROUP, CAROL = "41791111111@s.whatsapp.net", "120363000000000001@g.us", "41793333333@s.whatsapp.net"
 IMAGE = "Media/WhatsApp Images/IMG-20231114-WA0001.jpg"
 

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.imports.devicedb import builders
 
 from onfile.imports.devicedb import read_database
 from onfile.imports.records import ParsedAttachment, ParsedChat, ParsedMessage
 
-
-def _builders() -> ModuleType:
-    """builders.py sits next to this file. The project runs pytest in importlib mode (test folders
-    are not on sys.path) and this suite must also run with --noconftest, so load it by path."""
-    name = "onfile_tests_devicedb_builders"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("builders.py"))
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-b = _builders()
+b = builders
 T0_MS, AndroidStore, make_wa_db, snapshot = b.T0_MS, b.AndroidStore, b.make_wa_db, b.snapshot
 
 T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from tests.imports.devicedb import builders
 
 from onfile.imports.devicedb import detect, read_database
 from onfile.imports.records import ParsedAttachment, ParsedChat, ParsedMessage
 
-
-def _builders() -> ModuleType:
-    """builders.py sits next to this file; loaded by path (importlib mode, --noconftest)."""
-    name = "onfile_tests_devicedb_builders"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("builders.py"))
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-b = _builders()
+b = builders
 pb = b.pb_field
 T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 ALICE = "41791111111@s.whatsapp.net"
