@@ -226,3 +226,12 @@ def test_the_jsonl_export_has_every_field(admin: Any, export_zip: Path) -> None:
     assert records[1]["text"].count("\n") == 1 and records[0]["system"] is True
     assert set(records[0]) >= {"id", "timestamp", "sender", "sender_number", "direction", "type", "text", "system",
                                "deleted", "edited", "attachments"}
+
+
+def test_a_nul_character_in_an_export_is_kept_raw(admin: Any, tmp_path: Path) -> None:
+    raw = b"01/03/2024, 10:00 - Carol: bad\x00byte\n"
+    path = tmp_path / "WhatsApp Chat with Carol.txt"
+    path.write_bytes(raw)
+    [summary] = do_import([path], opts(), actor=admin.actor)
+    assert read_blob(Entry.objects.get(seq=summary.capture).blob_id) == raw
+    assert Message.objects.get().body == "bad\ufffdbyte"

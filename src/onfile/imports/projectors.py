@@ -169,11 +169,16 @@ def _message_row(run: ImportRun, conversation: Conversation, names: dict[str, in
     position = positions[0]
     positions[0] += 1
     ref = f"lines {m.line_start}-{m.line_end}" if run.kind == EXPORT else f"row {m.line_start}"
-    return (conversation.pk, c.key, "", c.direction, m.kind, m.system_event or "", m.text,
+    return (conversation.pk, c.key, "", c.direction, m.kind, m.system_event or "", _no_nul(m.text),
             _participant(context_for(run), conversation, names, c), m.sender or "", sender_phone(m),
             ops.adapt_datetimefield_value(c.sent_at), None, position, m.reply_to_key or "", m.forwarded,
             m.edited, m.deleted, m.status or "", _json("data", data) if data else empty[0], seq, run.capture_seq, ref,
             _json("anomalies", m.anomalies) if m.anomalies else empty[1])
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; the raw capture keeps the original bytes.
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _insert_messages(rows: list[tuple[Any, ...]]) -> None:

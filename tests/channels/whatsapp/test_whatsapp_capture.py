@@ -172,3 +172,12 @@ def test_rebuild_reproduces_live_capture(archive: None, client: Client) -> None:
     before = snapshot()
     rebuild()
     assert snapshot() == before
+
+
+def test_a_nul_character_is_kept_raw_and_shown_as_a_replacement(archive: None, client: Client) -> None:
+    # PostgreSQL cannot store NUL in text or jsonb (found by the pipeline fuzz test).
+    body = fixture("text.json").replace(b"Hello, is", b"Hello\\u0000, is")
+    assert post(client, body).status_code == 200
+    process_pending()
+    assert Message.objects.get().body.startswith("Hello\ufffd, is")
+    assert read_blob(Entry.objects.get(kind="capture.webhook").blob_id) == body

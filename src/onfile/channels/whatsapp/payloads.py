@@ -98,6 +98,10 @@ def _load(body: bytes) -> Any:
     try:
         # utf-8-sig: Meta sends no BOM, but a tolerant reader should not reject one.
         text = bytes(body).decode("utf-8-sig")
+        if "\\u0000" in text:
+            # PostgreSQL cannot store NUL in text or jsonb. The captured body keeps the byte
+            # exactly; the parsed copy shows U+FFFD instead.
+            text = text.replace("\\u0000", "\\ufffd")
         doc = json.loads(text)
     except UnicodeDecodeError as exc:
         raise WebhookFormatError(f"the body is not UTF-8: {exc}") from exc

@@ -137,6 +137,11 @@ class _Pass2:
         self.senders: dict[str, None] = {}  # would-be senders seen
         self.quoted: set[str] = set()  # ... that hold a quote and are long
         self.closed = False  # no other sender can be captured (see iter_messages)
+        # Pass 1's pieces, derived once (a few thousand; iOS: up to 86,400 times of day).
+        self.derived = pieces is not None
+        if pieces is not None:
+            self.days.update((d, self._day(date)) for d, date in pieces.dates.items())
+            self.times.update((t, self._time(clock)) for t, clock in pieces.times.items())
         self.open: _Open | None = None
         self.cols = _Columns((), (), (), (), (), ())
         self.index = 0
@@ -148,6 +153,7 @@ class _Pass2:
         if self.pieces.trim():
             self.days.clear()
             self.times.clear()
+            self.derived = False
         out: list[ParsedMessage | tuple[int, int, int]] = []
         text, bad = block.text, block.bad
         parts = self.split.split(text)
@@ -182,11 +188,19 @@ class _Pass2:
         # Timestamps from the piece caches; lines they cannot vouch for are judged one by one.
         days = list(map(self.days.get, ds))
         deltas = list(map(self.times.get, ts))
-        if (None in days or None in deltas) and self._learn(ds, ts, ss, segs):
-            days = list(map(self.days.get, ds))
-            deltas = list(map(self.times.get, ts))
+        nones: set[int] = set()
+        if None in days or None in deltas:
+            # With pass 1's pieces all derived up front, a None is nearly always a line the
+            # regex could not vouch for: find them one by one rather than building sets.
+            nones = _where(days, None) | _where(deltas, None) if self.derived else set()
+            new = (ds[i] not in self.days or ts[i] not in self.times for i in nones if ds[i] is not None)
+            if (not self.derived or any(new)) and self._learn(ds, ts, ss, segs):
+                days = list(map(self.days.get, ds))
+                deltas = list(map(self.times.get, ts))
+                nones = set()
+            nones = nones or _where(days, None) | _where(deltas, None)
         special: dict[int, tuple[int, datetime, int, str]] = {}
-        for i in sorted(_where(days, None) | _where(deltas, None)):
+        for i in sorted(nones):
             special[i] = self._special(ds[i], ts[i], ss[i], segs[i])
             days[i], deltas[i] = _PLACEHOLDER, _ZERO
         whens = list(map(add, days, deltas))
