@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.ledger.test_merkle import LEAF_DATA
 
 from onfile.ledger import merkle
 from onfile.ledger.checkpoint import (
@@ -84,20 +85,7 @@ SUMDB_CHECKPOINT = (
     "Az3grsLX85Gz+s1SiTbgkuqxgItqFq7gsMUEyVnrsa9LM7Us9S+1xbFIGu95949rj4nPRYfvimWEPWL+o3GeoWwOoAw=\n"
 )
 
-# --- RFC 6962 vectors (see test_merkle.py) ----------------------------------------------------------
-LEAF_DATA = [
-    bytes.fromhex(h)
-    for h in (
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    )
-]
+# --- RFC 6962 vectors: the eight leaves of test_merkle.py ---------------------------------------------
 LEAVES = [merkle.leaf_hash(d) for d in LEAF_DATA]
 ROOT_8 = bytes.fromhex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
 PROOF_5_OF_8 = [

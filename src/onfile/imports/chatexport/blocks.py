@@ -251,3 +251,15 @@ def _first_indices(column: Sequence[str | None], values: set[str | None]) -> set
         return {column.index(v) for v in values}
     firsts = dict(zip(reversed(column), range(len(column) - 1, -1, -1), strict=True))
     return {firsts[v] for v in values}
+
+
+def where(seq: Sequence[object], value: object) -> set[int]:
+    """The indices of ``value`` in ``seq``: a C-level search per hit (hits are few)."""
+    found: set[int] = set()
+    i = -1
+    try:
+        while True:
+            i = seq.index(value, i + 1)
+            found.add(i)
+    except ValueError:
+        return found

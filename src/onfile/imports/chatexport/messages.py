@@ -47,6 +47,7 @@ from .blocks import (
     Pieces,
     first_line,
     splitter,
+    where,
 )
 from .bodies import EXACT as _EXACT
 from .bodies import QUOTE, SHORTEST_QUOTING, classify, is_plain, split_sender, system_event
@@ -192,13 +193,13 @@ class _Pass2:
         if None in days or None in deltas:
             # With pass 1's pieces all derived up front, a None is nearly always a line the
             # regex could not vouch for: find them one by one rather than building sets.
-            nones = _where(days, None) | _where(deltas, None) if self.derived else set()
+            nones = where(days, None) | where(deltas, None) if self.derived else set()
             new = (ds[i] not in self.days or ts[i] not in self.times for i in nones if ds[i] is not None)
             if (not self.derived or any(new)) and self._learn(ds, ts, ss, segs):
                 days = list(map(self.days.get, ds))
                 deltas = list(map(self.times.get, ts))
                 nones = set()
-            nones = nones or _where(days, None) | _where(deltas, None)
+            nones = nones or where(days, None) | where(deltas, None)
         special: dict[int, tuple[int, datetime, int, str]] = {}
         for i in sorted(nones):
             special[i] = self._special(ds[i], ts[i], ss[i], segs[i])
@@ -231,18 +232,18 @@ class _Pass2:
         # Bodies that are not plain (bodies.is_plain): no sender (or a marked body, see
         # blocks), a marker-like last character or whole text, a quoted would-be sender, a
         # telling substring. Each test is one C-level pass, or fewer; hits are few.
-        slow |= _where(ss, None)
-        slow |= _where(tuple(map(str.endswith, segs, _TAIL)), True)
+        slow |= where(ss, None)
+        slow |= where(tuple(map(str.endswith, segs, _TAIL)), True)
         if not _EXACT.isdisjoint(segs):
             for body in _EXACT.intersection(segs):
-                slow |= _where(segs, body)
+                slow |= where(segs, body)
         if not self.closed:
             if len(self.senders) > 100_000:  # a cache only: bounded memory on adversarial input
                 self.senders.clear()
                 self.quoted.clear()
             self.note_senders(set(ss) - self.senders.keys())
         for quoted in self.quoted.intersection(ss):
-            slow |= _where(ss, quoted)
+            slow |= where(ss, quoted)
         data = block.data
         if data.find(b"maps.google") >= 0 or data.find(b"\xe2\x80\xa2") >= 0:  # "•"; rare: every body
             slow.update(i for i in range(n) if "maps.google" in segs[i] or "•" in segs[i] or ")\n" in segs[i])
@@ -400,18 +401,6 @@ class _Pass2:
             o.notes.append(f"line {start} looks like a message header but could not be parsed")
         if bad:
             o.notes.extend(f"invalid UTF-8 at line {n}" for n in bad[bisect_left(bad, start) : bisect_right(bad, end)])
-
-
-def _where(seq: Sequence[object], value: object) -> set[int]:
-    """The indices of ``value`` in ``seq``: a C-level search per hit (hits are few)."""
-    found: set[int] = set()
-    i = -1
-    try:
-        while True:
-            i = seq.index(value, i + 1)
-            found.add(i)
-    except ValueError:
-        return found
 
 
 def _build(

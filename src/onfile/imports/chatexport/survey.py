@@ -31,7 +31,7 @@ from typing import BinaryIO
 from onfile.imports.records import KIND_SYSTEM
 
 from . import locales
-from .blocks import COL_DATE, COL_SEGMENT, COL_SENDER, COL_TIME, MAX_KNOWN, STRIDE, Pieces, first_line, splitter
+from .blocks import COL_DATE, COL_SEGMENT, COL_SENDER, COL_TIME, MAX_KNOWN, STRIDE, Pieces, first_line, splitter, where
 from .bodies import MARK_START, PREFIX_HEADS, QUOTE, SHORTEST_QUOTING, classify, split_sender
 from .errors import NotAnExport
 from .headers import AMPM, DATE, HEAD_START, STYLE, STYLE_END, Head, HeaderScanner, match_header
@@ -153,11 +153,11 @@ class _Surveyor:
         # one, first, and out of the column summaries. Most are not headers at all, and a
         # header of another style has statistics of its own, so order does not matter for
         # them; a header of this file's style does (dates, senders), see ``ordered``.
-        odd = _where(ds, None) | _where(ts, None)
+        odd = where(ds, None) | where(ts, None)
         for piece, column in (((dset - pieces.dates.keys()) | (dset & pieces.refuted), ds),
                               ((tset - pieces.times.keys()) | (tset & pieces.refuted), ts)):
             for x in piece - {None}:
-                odd |= _where(column, x)
+                odd |= where(column, x)
         ordered: list[tuple[int, str, Head | None, int]] = []  # this style's, in order
         for i in sorted(odd):
             line = first_line(ds[i], ts[i], ss[i], segs[i])
@@ -170,9 +170,9 @@ class _Surveyor:
                     self.header(found[0], line, found[1])
         # Trusted headers without a plain sender (system lines, marked bodies, quoted would-be
         # senders): their sender part is judged one by one.
-        rare = _where(ss, None) - odd
+        rare = where(ss, None) - odd
         for s in [s for s in sset if s is not None and _is_quoted(s)]:
-            rare |= _where(ss, s)
+            rare |= where(ss, s)
         for i in rare:
             d, t = ds[i], ts[i]
             assert d is not None and t is not None
@@ -216,18 +216,6 @@ class _Surveyor:
             if date is not None and date != st.last_date and len(st.dates) < _MAX_DATES:
                 st.last_date = date
                 st.dates.append(date)
-
-
-def _where(seq: list[str | None], value: str | None) -> set[int]:
-    """The indices of ``value`` in ``seq``: a C-level search per hit (hits are few)."""
-    found: set[int] = set()
-    i = -1
-    try:
-        while True:
-            i = seq.index(value, i + 1)
-            found.add(i)
-    except ValueError:
-        return found
 
 
 def _is_quoted(sender: str) -> bool:
