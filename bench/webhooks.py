@@ -111,6 +111,29 @@ def write_wrk_script(path: Path) -> None:
                     f'wrk.headers["X-Hub-Signature-256"] = "{headers["X-Hub-Signature-256"]}"\n')
 
 
+def run_wrk(url: str, seconds: float, connections: int) -> dict[str, object]:
+    """Closed loop with wrk (C, two threads): N connections posting as fast as answers come."""
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "-s", "/tmp/wh.lua", "--latency",
+                          url], check=True, capture_output=True, text=True).stdout
+
+    def ms(label: str) -> float:
+        for line in out.splitlines():
+            parts = line.split()
+            if parts and parts[0] == label:
+                value = parts[1]
+                factor = 1000.0 if value.endswith("s") and not value.endswith("ms") and not value.endswith("us") \
+                    else 0.001 if value.endswith("us") else 1.0
+                return round(float(value.rstrip("mus")) * factor, 1)
+        return float("nan")
+
+    total = int(next(line.split()[0] for line in out.splitlines() if "requests in" in line))
+    non2xx = sum(int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line)
+    errors = sum(int(n) for line in out.splitlines() if line.strip().startswith("Socket errors")
+                 for n in [p.split()[-1] for p in line.split(",")])
+    return {"requests_per_s": round(total / seconds), "p50_ms": ms("50%"), "p90_ms": ms("90%"), "p99_ms": ms("99%"),
+            "ok": total - non2xx, "errors": non2xx + errors, "connections": connections, "tool": "wrk"}
+
+
 def pct(values: list[float], p: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * p))] * 1000 if values else 0.0
 
@@ -128,7 +151,8 @@ def start_onfile(data_dir: str, port: int, workers: int, database_url: str) -> s
         env["ONFILE_DATABASE_URL"] = database_url
     onfile = [sys.executable, "-m", "onfile.cli"]
     subprocess.run([*onfile, "init", "--generate-password"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([*onfile, "serve", "--port", str(port), "--workers", str(workers), "--no-worker"],
+    proc = subprocess.Popen([*onfile, "serve", "--port", str(port), "--workers", str(workers), "--no-worker",
+                             "--no-access-log"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(200):
         try:
@@ -154,9 +178,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rate", type=float, default=1000)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--tool", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
+                        help="closed-loop driver: wrk (apt install wrk; default when present) or httpx")
+    parser.add_argument("--no-open-loop", action="store_true", help="skip the Python fixed-rate run")
     args = parser.parse_args()
     write_wrk_script(Path("/tmp/wh.lua"))
     data_dir = tempfile.mkdtemp(prefix="onfile-webhook-bench-")
@@ -164,12 +191,19 @@ def main() -> None:
     proc = start_onfile(data_dir, port, args.workers, args.database_url)
     url = f"http://127.0.0.1:{port}/webhooks/whatsapp"
     try:
-        lat, ok, errors = asyncio.run(closed_loop(url, args.seconds, args.connections))
-        closed = {"requests_per_s": round(ok / args.seconds), "p50_ms": round(pct(lat, 0.5), 1),
-                  "p99_ms": round(pct(lat, 0.99), 1), "ok": ok, "errors": errors}
-        lat2, ok2, errors2, elapsed = asyncio.run(open_loop(url, args.seconds, args.rate, 10**8))
-        opened = {"target_per_s": args.rate, "achieved_per_s": round(ok2 / elapsed), "p50_ms": round(pct(lat2, 0.5), 1),
-                  "p99_ms": round(pct(lat2, 0.99), 1), "ok": ok2, "errors": errors2}
+        if args.tool == "wrk":
+            closed = run_wrk(url, args.seconds, args.connections)
+            ok = int(closed["ok"])  # type: ignore[call-overload]
+        else:
+            lat, ok, errors = asyncio.run(closed_loop(url, args.seconds, args.connections))
+            closed = {"requests_per_s": round(ok / args.seconds), "p50_ms": round(pct(lat, 0.5), 1),
+                      "p99_ms": round(pct(lat, 0.99), 1), "ok": ok, "errors": errors, "tool": "httpx"}
+        ok2, opened = 0, {}
+        if not args.no_open_loop:
+            lat2, ok2, errors2, elapsed = asyncio.run(open_loop(url, args.seconds, args.rate, 10**8))
+            opened = {"target_per_s": args.rate, "achieved_per_s": round(ok2 / elapsed),
+                      "p50_ms": round(pct(lat2, 0.5), 1), "p99_ms": round(pct(lat2, 0.99), 1), "ok": ok2,
+                      "errors": errors2}
     finally:
         proc.terminate()
         proc.wait(timeout=30)

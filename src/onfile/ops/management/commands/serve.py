@@ -54,6 +54,9 @@ class Command(BaseCommand):
                             help="web server processes")
         parser.add_argument("--threads", type=int, default=int(os.environ.get("ONFILE_WEB_THREADS", "16")),
                             help="threads per web server process")
+        parser.add_argument("--no-access-log", action="store_true",
+                            default=os.environ.get("ONFILE_ACCESS_LOG", "1") == "0",
+                            help="do not log each request (also ONFILE_ACCESS_LOG=0)")
         parser.add_argument("--no-worker", action="store_true", help="do not start the background worker")
         parser.add_argument("--demo", action="store_true",
                             help="use the local WhatsApp simulator (also the default when no WhatsApp account is "
@@ -81,7 +84,7 @@ class Command(BaseCommand):
                 "workers": options["workers"],
                 "threads": options["threads"],
                 "worker_class": "gthread",
-                "accesslog": "-",
+                "accesslog": None if options["no_access_log"] else "-",
                 "timeout": 120,
                 "graceful_timeout": 10,
                 "proc_name": "onfile",
