@@ -87,3 +87,29 @@ def do_assign(conversation: Conversation, assignee_id: int | None, actor: str) -
         _record("conversation.assigned", actor, f"conversation:{conversation.pk}", attrs, None)
     conversation.refresh_from_db()
     return conversation
+
+
+WALL_MODES = ("", "only", "except")
+
+
+def do_set_wall(matter: Matter, mode: str, member_ids: list[int], actor: str) -> Matter:
+    """Put up, change or take down an ethical wall on a matter (invariant 6).
+
+    ``only``: only the listed people may see the matter's conversations; ``except``: the listed
+    people may not; ``""``: no wall. Compliance and auditors always see through (access.py).
+    """
+    if mode not in WALL_MODES:
+        raise ActionError(f"unknown wall mode {mode!r}; use 'only', 'except' or '' (none)")
+    members = sorted(set(member_ids))
+    from onfile.accounts.models import User
+
+    known = set(User.objects.filter(pk__in=members).values_list("pk", flat=True))
+    if unknown := [m for m in members if m not in known]:
+        raise ActionError(f"unknown users {unknown}")
+    if mode and not members:
+        raise ActionError("a wall needs at least one person listed")
+    attrs = {"matter": matter.pk, "mode": mode, "members": members if mode else []}
+    with transaction.atomic():
+        _record("matter.wall_set", actor, f"matter:{matter.pk}", attrs, None)
+    matter.refresh_from_db()
+    return matter

@@ -52,6 +52,10 @@ class Matter(models.Model):
     practice_area = models.CharField(max_length=120, blank=True)
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Ethical wall (invariant 6): "" = none; "only" = only the listed people may see the
+    # matter's conversations; "except" = everyone who otherwise could, except the listed people.
+    wall_mode = models.CharField(max_length=10, blank=True, default="")
+    wall_members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="wall_matters")
 
     def __str__(self) -> str:
         return self.reference
@@ -191,3 +195,26 @@ class Attachment(models.Model):
                                    help_text='why there are no bytes: "omitted", "missing", "not-fetched"')
     media_id = models.CharField(max_length=64, blank=True, help_text="the WhatsApp media id, until fetched")
     caption = models.TextField(blank=True)
+
+
+class Note(models.Model):
+    """An internal note on a conversation: ledgered, never sent to the client."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    body = models.TextField()
+    at = models.DateTimeField()
+    source_seq = models.BigIntegerField()
+
+
+class ReadMarker(models.Model):
+    """How far a staff member has read a conversation: projected from their audited views, so
+    "unread" is exactly "not yet shown to you" and survives a rebuild."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="read_markers")
+    position = models.BigIntegerField(default=-1)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "conversation"], name="unique_read_marker")]

@@ -78,11 +78,11 @@ class Worker:
 
     def whatsapp(self) -> int:
         """Process captured webhooks, fetch media, deliver queued sends; returns work done."""
-        from onfile.channels.whatsapp import processing, sending
+        from onfile.channels.whatsapp import processing, receipts, sending
 
         work = processing.process_pending()
         if settings.WHATSAPP_ACCESS_TOKEN:
-            work += processing.fetch_media() + sending.deliver_sends()
+            work += processing.fetch_media() + sending.deliver_sends() + receipts.deliver_reads()
         return work
 
     def reconcile_if_due(self) -> None:

@@ -1,0 +1,176 @@
+"""The one access layer (ARCHITECTURE invariant 6).
+
+Every read of client content — web pages, search, downloads, exports, the API and the CLI —
+asks this module which conversations a person may see, and every change asks whether the
+person may change things at all. Nothing else decides. Keep it that way: a second, private
+copy of these rules somewhere in a view is how an ethical wall leaks.
+
+The rules:
+
+- **compliance** and **auditor** see every conversation, walled or not (they supervise the
+  walls; every read they make is ledgered). The auditor changes nothing (REQ-SEC-11).
+- **admin** sees every conversation that no wall keeps from them.
+- **supervisor** sees their own, those assigned to members of their team and those on their
+  team's firm numbers.
+- **fee earner** sees those assigned to them, those on a firm number that is theirs
+  (coexistence), those of matters they are responsible for, and the unassigned ones on their
+  team's firm numbers (the team inbox).
+- An **ethical wall** on a matter then removes its conversations: ``only`` — from everyone not
+  listed; ``except`` — from everyone listed. Walls bind admins, supervisors and fee earners.
+
+What is not visible is reported as *not found* (404), never *forbidden*: a walled person
+must not learn that the matter exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from onfile.accounts.models import Role, User
+from onfile.conversations.models import Client, Conversation, Matter, Message
+from onfile.ledger.actions import do_record_access
+from onfile.projection import EntryView, project
+
+SEE_THROUGH_WALLS = frozenset({Role.COMPLIANCE, Role.AUDITOR})
+SEE_ORIGINALS = frozenset({Role.COMPLIANCE, Role.AUDITOR, Role.ADMIN})
+
+
+class AccessDenied(PermissionDenied):
+    """The person may not do this (a 403 on the web, an error on the CLI)."""
+
+
+def _active(user: Any) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def walled_matters(user: User) -> QuerySet[Matter]:
+    """Matters whose wall keeps ``user`` out."""
+    if user.role in SEE_THROUGH_WALLS:
+        return Matter.objects.none()
+    member = Matter.wall_members.through.objects.filter(user_id=user.pk).values("matter_id")
+    return Matter.objects.filter(
+        Q(wall_mode="only") & ~Q(pk__in=member) | Q(wall_mode="except") & Q(pk__in=member))
+
+
+def visible_conversations(user: Any) -> QuerySet[Conversation]:
+    """The conversations ``user`` may read; an empty set for anyone inactive or anonymous."""
+    qs = Conversation.objects.all()
+    if not _active(user):
+        return qs.none()
+    role = user.role
+    if role in SEE_THROUGH_WALLS:
+        return qs
+    if role == Role.SUPERVISOR:
+        grant = Q(assignee=user)
+        if user.team_id:
+            grant |= Q(assignee__team_id=user.team_id) | Q(firm_number__team_id=user.team_id)
+        qs = qs.filter(grant)
+    elif role == Role.FEE_EARNER:
+        grant = Q(assignee=user) | Q(firm_number__staff=user) | Q(matter__responsible=user)
+        if user.team_id:
+            grant |= Q(assignee__isnull=True) & Q(firm_number__team_id=user.team_id)
+        qs = qs.filter(grant)
+    elif role != Role.ADMIN:
+        return qs.none()
+    return qs.exclude(matter__in=walled_matters(user).values("pk"))
+
+
+def visible_matters(user: Any) -> QuerySet[Matter]:
+    if not _active(user):
+        return Matter.objects.none()
+    if user.role in SEE_THROUGH_WALLS or user.role == Role.ADMIN:
+        return Matter.objects.exclude(pk__in=walled_matters(user).values("pk"))
+    mine = Q(responsible=user) | Q(pk__in=visible_conversations(user).values("matter_id"))
+    return Matter.objects.filter(mine).exclude(pk__in=walled_matters(user).values("pk"))
+
+
+def visible_clients(user: Any) -> QuerySet[Client]:
+    if not _active(user):
+        return Client.objects.none()
+    if user.role in SEE_THROUGH_WALLS or user.role == Role.ADMIN:
+        return Client.objects.all()
+    return Client.objects.filter(
+        Q(pk__in=visible_conversations(user).values("client_id")) | Q(pk__in=visible_matters(user).values("client_id")))
+
+
+def visible_messages(user: Any) -> QuerySet[Message]:
+    return Message.objects.filter(conversation__in=visible_conversations(user).values("pk"))
+
+
+def get_conversation(user: Any, pk: Any) -> Conversation:
+    """The conversation if ``user`` may read it, else 404 (never 403: walls hide existence)."""
+    try:
+        return visible_conversations(user).get(pk=int(pk))
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise Http404("no such conversation") from None
+
+
+def get_matter(user: Any, pk: Any) -> Matter:
+    try:
+        return visible_matters(user).get(pk=int(pk))
+    except (Matter.DoesNotExist, ValueError, TypeError):
+        raise Http404("no such matter") from None
+
+
+def get_client(user: Any, pk: Any) -> Client:
+    try:
+        return visible_clients(user).get(pk=int(pk))
+    except (Client.DoesNotExist, ValueError, TypeError):
+        raise Http404("no such client") from None
+
+
+def can_change(user: Any) -> bool:
+    """May ``user`` change anything (reply, assign, link, note, edit)? The auditor never may."""
+    return _active(user) and user.role != Role.AUDITOR
+
+
+def require_change(user: Any) -> None:
+    if not can_change(user):
+        raise AccessDenied("your role is read-only")
+
+
+def can_see_originals(user: Any) -> bool:
+    """The original text of edited and deleted messages is shown to compliance roles."""
+    return _active(user) and user.role in SEE_ORIGINALS
+
+
+def can_administer(user: Any) -> bool:
+    return _active(user) and user.role == Role.ADMIN
+
+
+def can_manage_walls(user: Any) -> bool:
+    return _active(user) and user.role in (Role.ADMIN, Role.COMPLIANCE)
+
+
+def require(allowed: bool, why: str) -> None:
+    if not allowed:
+        raise AccessDenied(why)
+
+
+def audit(user: Any, subject: str, action: str = "view", detail: dict[str, Any] | None = None) -> int:
+    """Record a read of client content in the ledger (who, what, when; REQ-GDPR-6).
+
+    A view of a conversation with ``upto`` (the last position shown) also moves the reader's
+    read marker, through the projector of ``access.view``.
+    """
+    with transaction.atomic():
+        detail = dict(detail or {})
+        if "upto" in detail:
+            detail["at"] = timezone.now().isoformat()
+        seq = do_record_access(user.actor, subject, action, detail)
+        project(EntryView(seq, f"access.{action}", user.actor, subject, detail, None))
+    return seq
+
+
+def cli_user(email: str) -> User:
+    """The staff member whose access a CLI read runs under (``--as EMAIL``)."""
+    user = User.objects.filter(email=email.strip().lower(), is_active=True).first()
+    if user is None:
+        raise AccessDenied(f"no active user {email!r}: give --as with a staff member's email")
+    return user
