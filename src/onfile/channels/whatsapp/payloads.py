@@ -274,7 +274,9 @@ def _canonical(value: Any) -> str:
 
 def _hashed(prefix: str, phone_number_id: str | None, field_name: str | None, value: Any) -> str:
     material = f"{phone_number_id or ''}\n{field_name or ''}\n{_canonical(value)}"
-    return f"{prefix}:{hashlib.sha256(material.encode('ascii')).hexdigest()}"
+    # The value is ASCII-escaped; the id and field name come from the body as sent and may not be
+    # (found by the fuzz test). UTF-8 equals ASCII on ASCII, so existing identities are unchanged.
+    return f"{prefix}:{hashlib.sha256(material.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def _bounded(identity: str) -> str:
