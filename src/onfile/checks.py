@@ -68,3 +68,61 @@ def check_production(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
         messages.append(Warning("ONFILE_PUBLIC_URL is not https: cookies are not marked secure", id="onfile.W012",
                                 hint="Serve onfile behind TLS and set ONFILE_PUBLIC_URL=https://…"))
     return messages
+
+
+@register("onfile")
+def check_sign_in(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Single sign-on half configured, role maps that name no role, two-factor rules."""
+    from onfile.accounts.models import Role
+    from onfile.accounts.sso import issuer_is_secure
+
+    messages: list[CheckMessage] = []
+    issuer, client_id = settings.OIDC_ISSUER, settings.OIDC_CLIENT_ID
+    if bool(issuer) != bool(client_id) or (settings.OIDC_CLIENT_SECRET and not (issuer and client_id)):
+        missing = [name for name, value in (("ONFILE_OIDC_ISSUER", issuer), ("ONFILE_OIDC_CLIENT_ID", client_id))
+                   if not value]
+        messages.append(Error(f"single sign-on is half configured: {', '.join(missing)} not set", id="onfile.E020",
+                              hint="Set ONFILE_OIDC_ISSUER and ONFILE_OIDC_CLIENT_ID (and the client secret), "
+                                   "or unset every ONFILE_OIDC_* variable."))
+    for item in settings.OIDC_ROLE_MAP:
+        group, _, role = item.rpartition("=")
+        if not group.strip() or role.strip() not in Role.values:
+            messages.append(Error(f"ONFILE_OIDC_ROLE_MAP entry {item!r} is not GROUP=ROLE with a known role",
+                                  id="onfile.E021", hint=f"Roles: {', '.join(Role.values)}."))
+    if not (issuer and client_id):
+        return messages
+    if not settings.OIDC_ROLE_MAP:
+        messages.append(Error("single sign-on is configured but ONFILE_OIDC_ROLE_MAP is empty: every sign-in "
+                              "would be refused", id="onfile.E022",
+                              hint="Map the provider's groups to roles, e.g. ONFILE_OIDC_ROLE_MAP="
+                                   "onfile-admins=admin,onfile-staff=fee_earner."))
+    if not issuer_is_secure(issuer):
+        messages.append(Error(f"ONFILE_OIDC_ISSUER {issuer} is not https", id="onfile.E023",
+                              hint="The issuer must be an https URL (plain http is accepted on loopback only, "
+                                   "for tests)."))
+    if not settings.OIDC_CLIENT_SECRET:
+        messages.append(Warning("single sign-on has no client secret: onfile signs in as a public client "
+                                "(PKCE only)", id="onfile.W020",
+                                hint="Set ONFILE_OIDC_CLIENT_SECRET or ONFILE_OIDC_CLIENT_SECRET_FILE unless the "
+                                     "provider registers onfile as a public client."))
+    if not settings.OIDC_EMAIL_VERIFIED_CLAIM:
+        messages.append(Warning("ONFILE_OIDC_EMAIL_VERIFIED_CLAIM is empty: the provider's email addresses are "
+                                "trusted unverified when linking accounts", id="onfile.W021",
+                                hint="Only for a single-tenant provider whose addresses the firm assigns."))
+    return messages
+
+
+@register("onfile")
+def check_two_factor(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from onfile.accounts.models import Role
+
+    roles = set(settings.TOTP_REQUIRED_ROLES)
+    messages: list[CheckMessage] = []
+    unknown = sorted(roles - set(Role.values))
+    if unknown:
+        messages.append(Error(f"ONFILE_TOTP_REQUIRED_ROLES names unknown roles: {', '.join(unknown)}",
+                              id="onfile.E024", hint=f"Roles: {', '.join(Role.values)}."))
+    if Role.ADMIN not in roles:
+        messages.append(Warning("two-factor authentication is not required for administrators", id="onfile.W022",
+                                hint="REQ-GDPR-6 asks for MFA for admins: keep 'admin' in ONFILE_TOTP_REQUIRED_ROLES."))
+    return messages
