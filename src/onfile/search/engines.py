@@ -1,0 +1,283 @@
+# ruff: noqa: S608  (SQL is built from constant table and column names; values are bound parameters)
+"""The two engines behind the facade: SQLite FTS5 and PostgreSQL full-text search.
+
+Both get the same :class:`Plan` — conditions on the message row (alias ``m``) that the
+facade built from the access layer and the filters — and answer three questions: which
+message ids are on this page, how many match (counted up to a limit), and what the snippet
+of each hit is. Everything the person typed reaches SQL as a bound parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from onfile.search import snippets
+from onfile.search.query import ParsedQuery, Term
+from onfile.search.schema import FTS_TABLE, MESSAGE_TABLE, PG_COLUMN, PG_CONFIG
+
+ORDER_SQL = {"newest": "m.sent_at DESC, m.id DESC", "oldest": "m.sent_at ASC, m.id ASC"}
+
+
+@dataclass
+class Where:
+    parts: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, sql: str, *params: Any) -> None:
+        self.parts.append(sql)
+        self.params.extend(params)
+
+    @property
+    def sql(self) -> str:
+        return " AND ".join(f"({p})" for p in self.parts) or "1 = 1"
+
+
+@dataclass
+class Plan:
+    where: Where  # on the message row ``m``: access, filters
+    restricted: bool  # True when the conversations are narrowed (role, walls, client …)
+    order: str
+    limit: int  # rows to fetch: a page plus one, to know whether there is a next page
+    offset: int
+    phone_conversations: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Found:
+    ids: list[int]
+    total: int | None = None  # None: not counted here
+    exact: bool = True
+
+
+class Engine(Protocol):
+    name: str
+
+    def find(self, query: ParsedQuery, plan: Plan) -> Found: ...
+
+    def count(self, query: ParsedQuery, plan: Plan, limit: int) -> int: ...
+
+    def snippets(self, query: ParsedQuery, bodies: dict[int, str]) -> dict[int, str]: ...
+
+
+def engine_for(connection: BaseDatabaseWrapper) -> Engine:
+    if connection.vendor == "sqlite":
+        return SqliteEngine(connection)
+    if connection.vendor == "postgresql":
+        return PostgresEngine(connection)
+    raise RuntimeError(f"full-text search is not available on {connection.vendor}")
+
+
+def _groups(query: ParsedQuery) -> tuple[tuple[Term, ...], ...]:
+    # A phone search looks for the number written in the text too, in any of its spellings.
+    return tuple((t,) for t in query.phone_spellings) if query.is_phone else query.groups
+
+
+# ---- SQLite FTS5 -----------------------------------------------------------------------------------
+
+
+class SqliteEngine:
+    name = "sqlite-fts5"
+    # Above this share of all messages matching, walking the messages newest first and asking
+    # the index about each beats reading and sorting every match (a word in most messages).
+    DENSE_SHARE = 0.05
+    MMAP_BYTES = 1 << 30  # address space, not memory: pages come from the OS page cache
+    CACHE_KIB = 32 * 1024
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.connection = connection
+
+    @staticmethod
+    def match(query: ParsedQuery) -> str:
+        """An FTS5 query in which every term is a quoted string: no syntax can get through."""
+
+        def one(term: Term) -> str:
+            quoted = '"' + term.text.replace('"', '""') + '"'
+            return quoted + " *" if term.prefix else quoted
+
+        return " OR ".join("(" + " AND ".join(one(t) for t in group) + ")" for group in _groups(query))
+
+    def _rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def _match_count(self, match: str) -> int:
+        return int(self._rows(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match])[0][0])
+
+    def _approx_messages(self) -> int:
+        return int(self._rows(f"SELECT coalesce(max(id), 0) FROM {MESSAGE_TABLE}", [])[0][0])
+
+    def find(self, query: ParsedQuery, plan: Plan) -> Found:
+        self._tune()
+        match = self.match(query)
+        if plan.phone_conversations:
+            return self._page(self._union(match, plan), plan, ORDER_SQL.get(plan.order, ORDER_SQL["newest"]))
+        known: int | None = None
+        if not plan.restricted and plan.order in ORDER_SQL:
+            # Counting in the index alone is cheap; it is the total when nothing else narrows
+            # the search, and it says whether the words are in most messages.
+            n = self._match_count(match)
+            if n == 0:
+                return Found([], 0)
+            known = None if plan.where.parts else n
+            prefix = any(t.prefix for group in query.groups for t in group)
+            # Not for prefixes: FTS5 expands a prefix again for every message it is asked about.
+            if not prefix and n > self.DENSE_SHARE * self._approx_messages() and plan.offset < 1000:
+                return Found(self._ids_dense(match, plan), known)
+        order = ORDER_SQL.get(plan.order, f"{FTS_TABLE}.rank, m.sent_at DESC, m.id DESC")
+        rank = f", {FTS_TABLE}.rank AS rank" if plan.order == "relevance" else ""
+        sql = (f"SELECT m.id AS id, m.sent_at AS sent_at{rank} FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} m "
+               f"ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql}")
+        found = self._page((sql, [match, *plan.where.params]), plan, order, count=known is None)
+        return found if known is None else Found(found.ids, known)
+
+    def _page(self, source: tuple[str, list[Any]], plan: Plan, order: str, count: bool = True) -> Found:
+        """One page of ``source`` (rows of id, sent_at …) and, alongside, how many rows it has.
+
+        Every match has to be read and sorted for the page anyway; counting them in the same
+        statement (a window) costs far less than a second pass over the index would.
+        """
+        sql, params = source
+        total = ", count(*) OVER ()" if count else ""
+        order = order.replace("m.", "").replace(f"{FTS_TABLE}.", "")
+        page = f"SELECT id{total} FROM ({sql}) ORDER BY {order} LIMIT %s OFFSET %s"
+        rows = self._rows(page, [*params, plan.limit, plan.offset])
+        return Found([r[0] for r in rows], int(rows[0][1]) if count and rows else None)
+
+    def _tune(self) -> None:
+        # The join from the index to the message rows reads pages all over a large file: map
+        # it into memory and keep more pages in the cache (per connection; a few µs once).
+        raw = self.connection.connection
+        if getattr(self.connection, "_onfile_search_tuned", None) == id(raw):
+            return
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA mmap_size = {self.MMAP_BYTES}")
+            cursor.execute(f"PRAGMA cache_size = -{self.CACHE_KIB}")
+        self.connection._onfile_search_tuned = id(raw)  # type: ignore[attr-defined]
+
+    def _ids_dense(self, match: str, plan: Plan) -> list[int]:
+        # Messages in time order (the sent_at index), each checked against the index: stops
+        # after a page's worth when most messages match.
+        sql = (f"SELECT m.id FROM {MESSAGE_TABLE} m WHERE EXISTS (SELECT 1 FROM {FTS_TABLE} "
+               f"WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.rowid = m.id) AND {plan.where.sql} "
+               f"ORDER BY {ORDER_SQL[plan.order]} LIMIT %s OFFSET %s")
+        return [r[0] for r in self._rows(sql, [match, *plan.where.params, plan.limit, plan.offset])]
+
+    def _union(self, match: str, plan: Plan) -> tuple[str, list[Any]]:
+        marks = ", ".join(["%s"] * len(plan.phone_conversations))
+        sql = (f"SELECT m.id AS id, m.sent_at AS sent_at FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} m "
+               f"ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql} "
+               f"UNION SELECT m.id, m.sent_at FROM {MESSAGE_TABLE} m "
+               f"WHERE m.conversation_id IN ({marks}) AND {plan.where.sql}")
+        return sql, [match, *plan.where.params, *plan.phone_conversations, *plan.where.params]
+
+    def count(self, query: ParsedQuery, plan: Plan, limit: int) -> int:
+        match = self.match(query)
+        if plan.phone_conversations:
+            union, params = self._union(match, plan)
+            sql = f"SELECT count(*) FROM (SELECT 1 FROM ({union}) LIMIT %s)"
+            return int(self._rows(sql, [*params, limit])[0][0])
+        sql = (f"SELECT count(*) FROM (SELECT 1 FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} m "
+               f"ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql} LIMIT %s)")
+        return int(self._rows(sql, [match, *plan.where.params, limit])[0][0])
+
+    def snippets(self, query: ParsedQuery, bodies: dict[int, str]) -> dict[int, str]:
+        if not bodies:
+            return {}
+        ids = list(bodies)
+        marks = ", ".join(["%s"] * len(ids))
+        sql = (f"SELECT rowid, snippet({FTS_TABLE}, 0, %s, %s, %s, 24) FROM {FTS_TABLE} "
+               f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({marks})")
+        rows = self._rows(sql, [snippets.START, snippets.STOP, snippets.ELLIPSIS, self.match(query), *ids])
+        return {int(i): s for i, s in rows}
+
+
+# ---- PostgreSQL ------------------------------------------------------------------------------------
+
+# ts_headline drops what its parser takes for HTML tags; hide < and > from it, then put them back.
+_PG_HIDE = "\x03\x04"
+_HEADLINE = f"StartSel={snippets.START}, StopSel={snippets.STOP}, MaxWords=30, MinWords=15, ShortWord=0"
+
+
+class PostgresEngine:
+    name = "postgresql"
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.connection = connection
+
+    @staticmethod
+    def tsquery(query: ParsedQuery) -> tuple[str, list[Any]]:
+        """A tsquery built by PostgreSQL's own functions from bound text: no syntax gets through."""
+        params: list[Any] = []
+
+        def one(term: Term) -> str:
+            text = term.text.replace("<", " ").replace(">", " ")  # as the index reads them (schema.py)
+            if term.prefix:
+                # Tokens are letters and digits only, so quoting them is enough.
+                *head, last = term.tokens
+                params.append(" <-> ".join([*(f"'{t}'" for t in head), f"'{last}':*"]))
+                return f"to_tsquery('{PG_CONFIG}', %s)"
+            params.append(text)
+            return f"{'phraseto_tsquery' if term.phrase else 'plainto_tsquery'}('{PG_CONFIG}', %s)"
+
+        sql = " || ".join("(" + " && ".join(one(t) for t in group) + ")" for group in _groups(query))
+        return f"({sql})", params
+
+    def _rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def _condition(self, query: ParsedQuery, plan: Plan) -> tuple[str, list[Any]]:
+        tsq, params = self.tsquery(query)
+        cond = f"m.{PG_COLUMN} @@ {tsq}"
+        if plan.phone_conversations:
+            cond = f"({cond} OR m.conversation_id = ANY(%s))"
+            params = [*params, list(plan.phone_conversations)]
+        return f"{cond} AND {plan.where.sql}", [*params, *plan.where.params]
+
+    def find(self, query: ParsedQuery, plan: Plan) -> Found:
+        cond, params = self._condition(query, plan)
+        order_params: list[Any] = []
+        if plan.order in ORDER_SQL or plan.phone_conversations:
+            order = ORDER_SQL.get(plan.order, ORDER_SQL["newest"])
+        else:
+            tsq, order_params = self.tsquery(query)
+            order = f"ts_rank_cd(m.{PG_COLUMN}, {tsq}) DESC, m.sent_at DESC, m.id DESC"
+        sql = f"SELECT m.id FROM {MESSAGE_TABLE} m WHERE {cond} ORDER BY {order} LIMIT %s OFFSET %s"
+        return Found([r[0] for r in self._rows(sql, [*params, *order_params, plan.limit, plan.offset])])
+
+    def count(self, query: ParsedQuery, plan: Plan, limit: int) -> int:
+        cond, params = self._condition(query, plan)
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {MESSAGE_TABLE} m WHERE {cond} LIMIT %s) AS hits"
+        return int(self._rows(sql, [*params, limit])[0][0])
+
+    def snippets(self, query: ParsedQuery, bodies: dict[int, str]) -> dict[int, str]:
+        if not bodies:
+            return {}
+        tsq, params = self.tsquery(query)
+        sql = (f"SELECT m.id, ts_headline('{PG_CONFIG}', translate(m.body, '<>', %s), {tsq}, %s) "
+               f"FROM {MESSAGE_TABLE} m WHERE m.id = ANY(%s)")
+        out: dict[int, str] = {}
+        for message_id, marked in self._rows(sql, [_PG_HIDE, *params, _HEADLINE, list(bodies)]):
+            text = marked.replace(_PG_HIDE[0], "<").replace(_PG_HIDE[1], ">")
+            out[int(message_id)] = _ellipses(text, bodies[int(message_id)])
+        return out
+
+
+def _ellipses(marked: str, body: str) -> str:
+    """ts_headline does not say when it cut the text; FTS5's snippet() does (with …)."""
+    bare = marked.replace(snippets.START, "").replace(snippets.STOP, "").strip()
+    if not bare:
+        return marked
+    flat = " ".join(body.split())
+    words = bare.split()
+    head, tail = " ".join(words[:3]), " ".join(words[-3:])
+    if not flat.startswith(head):
+        marked = snippets.ELLIPSIS + marked.lstrip()
+    if not flat.endswith(tail):
+        marked = marked.rstrip() + snippets.ELLIPSIS
+    return marked

@@ -1,0 +1,215 @@
+"""``search()``: the one way into the index, for the web UI, the CLI and the API.
+
+It reads the query (query.py), asks the access layer which conversations the person may
+see (``onfile.access.visible_conversations`` — never a rule of its own), adds the filters,
+lets the database's engine find one page (engines.py), fills in the hits with one query and
+their snippets with another, and records the search in the ledger (who, what, how many).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from onfile import access
+from onfile.accounts.models import User
+from onfile.conversations.models import Attachment, ClientIdentity, Conversation, Message, Participant
+from onfile.search import snippets
+from onfile.search.engines import Found, Plan, Where, engine_for
+from onfile.search.query import ParsedQuery, SearchError, parse
+from onfile.search.types import ORDERS, SearchFilters, SearchHit, SearchPage
+
+COUNT_LIMIT = 1000  # results are counted up to this many ("1,000+"): counting every hit costs
+MAX_PER_PAGE = 100
+MAX_OFFSET = 10_000
+_TYPE = re.compile(r"^[a-z_]{1,20}$")
+
+
+def search(user: Any, query: str, filters: SearchFilters | None = None, *, page: int = 1, per_page: int = 25,
+           order: str = "newest") -> SearchPage:
+    """One page of the messages ``user`` may see that match ``query`` and ``filters``.
+
+    Raises :class:`SearchError` (a message to show the person) for an empty or unusable
+    query, a bad filter or page; raises ``access.AccessDenied`` for someone not signed in.
+    """
+    if not getattr(user, "is_authenticated", False):
+        raise access.AccessDenied("sign in to search")
+    filters = filters or SearchFilters()
+    _check_paging(page, per_page, order)
+    parsed = parse(query, settings.DEFAULT_REGION or None)
+    engine = engine_for(connection)
+    plan = _plan(user, filters, parsed, order, page, per_page)
+    found = engine.find(parsed, plan) if plan is not None else Found([], 0)
+    has_next = len(found.ids) > per_page
+    ids = found.ids[:per_page]
+    total, exact = _total(found, plan, has_next, engine, parsed, len(ids))
+    hits = _hits(ids, parsed, engine) if ids else []
+    access.audit(user, "search", "search", {"query": parsed.text, "filters": filters.as_dict(), "results": total,
+                                             "page": page})
+    return SearchPage(query=parsed.text, filters=filters, order=order, page=page, per_page=per_page, hits=hits,
+                      total=total, total_is_exact=exact, has_next=has_next, engine=engine.name,
+                      phone_numbers=parsed.phones)
+
+
+def _check_paging(page: int, per_page: int, order: str) -> None:
+    if order not in ORDERS:
+        raise SearchError(f"unknown order {order!r}: use {', '.join(ORDERS)}")
+    if not isinstance(page, int) or page < 1:
+        raise SearchError("the page must be a whole number from 1")
+    if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
+        raise SearchError(f"results per page must be from 1 to {MAX_PER_PAGE}")
+    if (page - 1) * per_page > MAX_OFFSET:
+        raise SearchError(f"only the first {MAX_OFFSET:,} results can be paged through: narrow the search")
+
+
+def _total(found: Found, plan: Plan | None, has_next: bool, engine: Any, parsed: ParsedQuery,
+           on_page: int) -> tuple[int, bool]:
+    if plan is None:
+        return 0, True
+    if found.total is not None:
+        return found.total, found.exact
+    if not has_next:  # this page is the last: everything is before or on it
+        return plan.offset + on_page, True
+    n = engine.count(parsed, plan, COUNT_LIMIT + 1)
+    if n > COUNT_LIMIT:
+        return max(COUNT_LIMIT, plan.offset + on_page), False
+    return max(n, plan.offset + on_page), True
+
+
+# ---- what may be searched ----------------------------------------------------------------------
+
+
+def _plan(user: Any, filters: SearchFilters, parsed: ParsedQuery, order: str, page: int,
+          per_page: int) -> Plan | None:
+    """Conditions on the message row ``m``; None when nothing can match (e.g. no access)."""
+    _check_types(filters)
+    conversations = access.visible_conversations(user)
+    if filters.client is not None:
+        conversations = conversations.filter(client_id=filters.client)
+    if filters.matter is not None:
+        conversations = conversations.filter(matter_id=filters.matter)
+    if filters.firm_number is not None:
+        conversations = conversations.filter(firm_number_id=filters.firm_number)
+    where = Where()
+    restricted = bool(conversations.query.where)
+    if restricted:
+        try:
+            sql, params = conversations.values("pk").query.sql_with_params()
+        except EmptyResultSet:
+            return None
+        where.add(f"m.conversation_id IN ({sql})", *params)
+    if not access.can_see_originals(user):
+        # Deleted by their sender: only compliance roles see the text (and so may find it).
+        where.add("NOT m.deleted")
+    _staff(where, filters.staff)
+    _dates(where, filters.sent_from, filters.sent_to)
+    _message_filters(where, filters)
+    phone_conversations = _phone_conversations(parsed) if parsed.is_phone else []
+    return Plan(where, restricted, order, per_page + 1, (page - 1) * per_page, phone_conversations)
+
+
+def _check_types(filters: SearchFilters) -> None:
+    # The web UI passes what a form gave it: say what is wrong rather than fail in the ORM.
+    for name in ("client", "matter", "staff", "firm_number"):
+        value = getattr(filters, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SearchError(f"the {name.replace('_', ' ')} filter must be an id (a whole number), not {value!r}")
+    for name in ("sent_from", "sent_to"):
+        if getattr(filters, name) is not None and not isinstance(getattr(filters, name), date):
+            raise SearchError(f"{name.replace('_', ' ')} must be a date or a date and time")
+    if filters.has_attachment is not None and not isinstance(filters.has_attachment, bool):
+        raise SearchError("has attachment must be true, false or not given")
+
+
+def _staff(where: Where, staff: int | None) -> None:
+    if staff is None:
+        return
+    person = User.objects.filter(pk=staff).first()
+    if person is None:
+        raise SearchError(f"there is no staff member {staff}")
+    assigned = Conversation.objects.filter(assignee_id=person.pk).values("pk")
+    theirs = Participant.objects.filter(staff_id=person.pk).values("pk")
+    a_sql, a_params = assigned.query.sql_with_params()
+    t_sql, t_params = theirs.query.sql_with_params()
+    # Messages staff sent from onfile carry their ledger actor; imported ones their participant.
+    where.add(f"m.conversation_id IN ({a_sql}) OR (m.direction = 'out' AND (m.sender_id IN ({t_sql}) "
+              "OR m.sender_name = %s))", *a_params, *t_params, person.actor)
+
+
+def _moment(value: date | datetime, end: bool) -> datetime:
+    if isinstance(value, datetime):
+        moment = value if timezone.is_aware(value) else timezone.make_aware(value)
+        return moment + timedelta(microseconds=1) if end else moment
+    day = value + timedelta(days=1) if end else value
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _dates(where: Where, start: date | datetime | None, end: date | datetime | None) -> None:
+    lower = _moment(start, end=False) if start is not None else None
+    upper = _moment(end, end=True) if end is not None else None  # exclusive
+    if lower is not None and upper is not None and lower >= upper:
+        raise SearchError("the date range is empty: 'from' is after 'to'")
+    ops = connection.ops
+    if lower is not None:
+        where.add("m.sent_at >= %s", ops.adapt_datetimefield_value(lower))
+    if upper is not None:
+        where.add("m.sent_at < %s", ops.adapt_datetimefield_value(upper))
+
+
+def _message_filters(where: Where, filters: SearchFilters) -> None:
+    if filters.direction is not None:
+        if filters.direction not in Message.Direction.values:
+            raise SearchError(f"unknown direction {filters.direction!r}: use {', '.join(Message.Direction.values)}")
+        where.add("m.direction = %s", filters.direction)
+    if filters.type is not None:
+        if not _TYPE.match(filters.type):
+            raise SearchError(f"unknown message type {filters.type!r} (text, image, document, voice …)")
+        where.add("m.type = %s", filters.type)
+    if filters.has_attachment is not None:
+        exists = f"EXISTS (SELECT 1 FROM {Attachment._meta.db_table} a WHERE a.message_id = m.id)"  # noqa: S608
+        where.add(exists if filters.has_attachment else f"NOT {exists}")
+
+
+def _phone_conversations(parsed: ParsedQuery) -> list[int]:
+    """Conversations with the number: the client's, the one we write to, or a participant's."""
+    numbers = list(parsed.phones) + [p.lstrip("+") for p in parsed.phones]
+    clients = ClientIdentity.objects.filter(kind=ClientIdentity.Kind.PHONE, value__in=parsed.phones)
+    participants = Participant.objects.filter(phone__in=numbers)
+    found = Conversation.objects.filter(
+        Q(client_id__in=clients.values("client_id")) | Q(recipient__in=numbers)
+        | Q(pk__in=participants.values("conversation_id")))
+    return sorted(found.values_list("pk", flat=True))
+
+
+# ---- the hits ------------------------------------------------------------------------------------
+
+
+def _hits(ids: list[int], parsed: ParsedQuery, engine: Any) -> list[SearchHit]:
+    rows = {m.pk: m for m in (
+        Message.objects.filter(pk__in=ids).order_by()
+        .select_related("conversation__client", "conversation__matter")
+        .only("id", "conversation_id", "sent_at", "direction", "type", "body", "sender_name", "sender_phone",
+              "conversation__title", "conversation__client__name", "conversation__matter__reference")
+        .annotate(has_attachment=Exists(Attachment.objects.filter(message_id=OuterRef("pk")))))}
+    marked = engine.snippets(parsed, {i: rows[i].body for i in ids if i in rows})
+    hits = []
+    for message_id in ids:
+        m = rows.get(message_id)
+        if m is None:  # deleted between the two queries (a disposition): not a hit any more
+            continue
+        c = m.conversation
+        html, text = snippets.render(marked.get(message_id) or snippets.plain(m.body))
+        hits.append(SearchHit(
+            message_id=m.pk, conversation_id=c.pk, conversation_title=c.title, client_id=c.client_id,
+            client_name=c.client.name if c.client else "", matter_id=c.matter_id,
+            matter_reference=c.matter.reference if c.matter else "", sent_at=m.sent_at, direction=m.direction,
+            type=m.type, sender=m.sender_name or m.sender_phone, has_attachment=bool(m.has_attachment),
+            snippet_html=html, snippet_text=text))
+    return hits

@@ -1,0 +1,67 @@
+"""Snippets: a piece of the message around what matched, safe to put in a page.
+
+The engines mark matches with two control characters (never markup), the text is then
+escaped, and only then are the marks turned into ``<mark>`` tags — so nothing in a message,
+``<script>`` included, can reach the page as markup. A message may itself contain the marker
+characters; they are dropped unless they open and close a mark in order, so the tags are
+always balanced.
+"""
+
+from __future__ import annotations
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+START = "\x01"
+STOP = "\x02"
+ELLIPSIS = "…"
+PLAIN_LENGTH = 160
+
+
+def render(marked: str) -> tuple[SafeString, str]:
+    """``(html, text)``: matches as ``<mark>…</mark>`` in the HTML and ``[[…]]`` in the text."""
+    html: list[str] = []
+    text: list[str] = []
+    inside = False
+    run: list[str] = []
+
+    def flush() -> None:
+        chunk = "".join(run)
+        html.append(escape(chunk))
+        text.append(chunk)
+        run.clear()
+
+    for ch in marked:
+        if ch == START and not inside:
+            flush()
+            html.append("<mark>")
+            text.append("[[")
+            inside = True
+        elif ch == STOP and inside:
+            flush()
+            html.append("</mark>")
+            text.append("]]")
+            inside = False
+        elif ch in (START, STOP):
+            continue  # a stray marker: part of the message, not a match
+        else:
+            run.append(ch)
+    flush()
+    if inside:
+        html.append("</mark>")
+        text.append("]]")
+    return mark_safe(_flat("".join(html))), _flat("".join(text))  # noqa: S308 (every piece of text was escaped above)
+
+
+def _flat(text: str) -> str:
+    # A snippet is one line: the message's own line breaks would break a result list.
+    return " ".join(text.split())
+
+
+def plain(body: str, limit: int = PLAIN_LENGTH) -> str:
+    """The start of a message with nothing marked (a hit found by phone number, not by words)."""
+    flat = _flat(body.replace(START, " ").replace(STOP, " "))
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0] or flat[:limit]
+    return cut + ELLIPSIS
