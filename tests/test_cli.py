@@ -226,7 +226,8 @@ def test_import_then_export_as_a_user_would(cli: Cli, tmp_path: Path) -> None:
     assert again["already_imported"] and again["messages_added"] == 0
     [conversation] = json.loads(cli.run("conversations", "--json").stdout)
     assert conversation["source"] == "device" and conversation["messages"] == 3
-    lines = cli.run("export", "--conversation", str(conversation["id"]), "--format", "jsonl").stdout.splitlines()
+    lines = cli.run("export", "--conversation", str(conversation["id"]), "--format", "jsonl",
+                    "--as", "admin@firm.example").stdout.splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["direction"] for r in records] == ["in", "out", "in"]
     assert records[0]["text"] == "Hello\nsecond line" and records[0]["timestamp"] == "2024-01-12T09:16:00Z"
@@ -237,5 +238,5 @@ def test_import_then_export_as_a_user_would(cli: Cli, tmp_path: Path) -> None:
     assert cli.run("verify").returncode == 0
     status = json.loads(cli.run("status", "--json").stdout)
     assert status["counts"]["messages"] == 3 and status["counts"]["conversations_by_source"] == {"device": 1}
-    missing = cli.run("export", "--conversation", "999999", check=False)
+    missing = cli.run("export", "--conversation", "999999", "--as", "admin@firm.example", check=False)
     assert missing.returncode == 1 and "no conversation 999999" in missing.stderr

@@ -31,7 +31,8 @@ def _archive_ids(live: Live) -> list[str]:
     rows = json.loads(live.cli.run("conversations", "--json").stdout)
     ids: list[str] = []
     for row in rows:
-        out = live.cli.run("export", "--conversation", str(row["id"]), "--format", "jsonl").stdout
+        out = live.cli.run("export", "--conversation", str(row["id"]), "--format", "jsonl",
+                           "--as", "admin@firm.example").stdout
         ids += [json.loads(line)["id"] for line in out.splitlines()]
     return ids
 

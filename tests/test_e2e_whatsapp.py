@@ -31,7 +31,7 @@ def conversation_id(live: Live) -> int:
 
 
 def exported(live: Live, cid: int) -> list[dict[str, Any]]:
-    out = live.cli.run("export", "--conversation", str(cid), "--format", "jsonl").stdout
+    out = live.cli.run("export", "--conversation", str(cid), "--format", "jsonl", "--as", "admin@firm.example").stdout
     return [json.loads(line) for line in out.splitlines()]
 
 

@@ -1,0 +1,3 @@
+"""Exports of conversations (REQ-SEC-8): JSON lines (``jsonl``), the PDF transcript
+(``transcript/``) and the zip with media and manifest. ``conversation`` is the one entry point:
+access check, checkpoint, production and ledger entry; ``views`` are the page's download links."""
