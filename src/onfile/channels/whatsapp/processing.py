@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from onfile import clock
+from onfile.channels.email import forwarding as email_bridge
 from onfile.channels.whatsapp import config
 from onfile.channels.whatsapp.graph import GraphError
 from onfile.channels.whatsapp.models import MediaFetch, ProcessedItem, WebhookJob
@@ -87,6 +88,7 @@ def process_capture(capture_seq: int) -> tuple[int, int]:
             seen.add(it.identity)
             _item_entry(capture_seq, index, it)
             _queue_media(it)
+            email_bridge.after_item(it)  # forward / notify / journal, in this transaction
     return len(seen), len(items) - len(seen)
 
 
