@@ -17,6 +17,7 @@ The rules:
   team's firm numbers (the team inbox).
 - An **ethical wall** on a matter then removes its conversations: ``only`` — from everyone not
   listed; ``except`` — from everyone listed. Walls bind admins, supervisors and fee earners.
+- **Clients** are firm-wide, except a client of a matter walled against the person.
 
 What is not visible is reported as *not found* (404), never *forbidden*: a walled person
 must not learn that the matter exists.
@@ -29,12 +30,12 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from onfile.accounts.models import Role, User
 from onfile.conversations.models import Client, Conversation, Matter, Message
-from onfile.ledger.actions import do_record_access
+from onfile.ledger.actions import commit_sealed, do_record_access, seal_content
 from onfile.projection import EntryView, project
 
 SEE_THROUGH_WALLS = frozenset({Role.COMPLIANCE, Role.AUDITOR})
@@ -91,12 +92,12 @@ def visible_matters(user: Any) -> QuerySet[Matter]:
 
 
 def visible_clients(user: Any) -> QuerySet[Client]:
+    """Clients are firm-wide (anyone may need to find one before a matter exists), except a
+    client of a matter walled against the person: a wall hides whom the firm acts for."""
     if not _active(user):
         return Client.objects.none()
-    if user.role in SEE_THROUGH_WALLS or user.role == Role.ADMIN:
-        return Client.objects.all()
-    return Client.objects.filter(
-        Q(pk__in=visible_conversations(user).values("client_id")) | Q(pk__in=visible_matters(user).values("client_id")))
+    walled = walled_matters(user).exclude(client__isnull=True).values("client_id")
+    return Client.objects.exclude(pk__in=walled)
 
 
 def visible_messages(user: Any) -> QuerySet[Message]:
@@ -153,19 +154,40 @@ def require(allowed: bool, why: str) -> None:
         raise AccessDenied(why)
 
 
+# Detail that can name a person (what was searched for, a file's name) is sealed, never put in
+# the entry's plain attributes: the ledger is append-only, so plain personal data could never be
+# erased (ARCHITECTURE 4; REQ-GDPR-6 asks for the record of access, not for the text in clear).
+SEALED_DETAIL = frozenset({"query", "filters", "filename"})
+
+
 def audit(user: Any, subject: str, action: str = "view", detail: dict[str, Any] | None = None) -> int:
     """Record a read of client content in the ledger (who, what, when; REQ-GDPR-6).
 
     A view of a conversation with ``upto`` (the last position shown) also moves the reader's
     read marker, through the projector of ``access.view``.
     """
+    detail = dict(detail or {})
+    sealed = {k: detail.pop(k) for k in sorted(SEALED_DETAIL & detail.keys())}
     with transaction.atomic():
-        detail = dict(detail or {})
         if "upto" in detail:
             detail["at"] = timezone.now().isoformat()
-        seq = do_record_access(user.actor, subject, action, detail)
-        project(EntryView(seq, f"access.{action}", user.actor, subject, detail, None))
+        if sealed:
+            appended, blob_id = commit_sealed(seal_content(sealed), kind=f"access.{action}", actor=user.actor,
+                                              subject=subject, attrs=detail)
+            seq = appended.seq
+        else:
+            seq = do_record_access(user.actor, subject, action, detail)
+            blob_id = None
+        project(EntryView(seq, f"access.{action}", user.actor, subject, detail, blob_id, sealed or None))
     return seq
+
+
+def me(request: HttpRequest) -> User:
+    """The signed-in staff member of a view behind ``login_required``."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_active:
+        raise AccessDenied("sign in first")
+    return user
 
 
 def cli_user(email: str) -> User:

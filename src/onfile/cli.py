@@ -19,13 +19,15 @@ COMMANDS = {
     "proof": "inclusion and consistency proofs, for anyone to check",
     "rebuild": "drop the projection and recompute it from the ledger and blobs",
     "import": "import WhatsApp chat exports (.txt/.zip/folders) and decrypted device databases",
-    "export": "write a conversation as JSON lines (--conversation ID --format jsonl)",
+    "export": "write a conversation as JSON lines, a PDF/A transcript or a zip (--conversation ID --as EMAIL)",
     "conversations": "list conversations (--json)",
+    "search": "search every message you may see: words, \"phrases\", prefix*, phone numbers (--as EMAIL)",
     "send": "send text, files, replies, reactions or templates to a client on WhatsApp",
     "numbers": "list or configure the firm's WhatsApp numbers",
     "reconcile": "report completeness gaps (statuses without messages, media not fetched, …)",
     "simulator": "run the local WhatsApp Cloud API simulator (the client's phone in a browser)",
     "createuser": "create a staff user with a role",
+    "twofactor": "a user's two-factor state; --reset for a lost phone, --unlock to lift a sign-in lockout",
     "check": "run the configuration checks (add --deploy for production)",
 }
 

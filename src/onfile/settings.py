@@ -53,8 +53,10 @@ INSTALLED_APPS = [
     "onfile.imports",
     "onfile.outbox",
     "onfile.channels.whatsapp",
+    "onfile.channels.email",
     "onfile.web",
     "onfile.ops",
+    "onfile.search",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "onfile.accounts.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -83,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["onfile.web.templatetags.onfile_tags"],
         },
     },
 ]
@@ -132,7 +136,11 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sessions: short-lived, HTTP-only, strict; secure cookies whenever served over TLS.
-SESSION_COOKIE_AGE = env_int("ONFILE_SESSION_SECONDS", 8 * 3600)
+# An absolute lifetime from sign-in and an idle timeout, both enforced by
+# onfile.accounts.middleware.SessionPolicyMiddleware (Django alone only has a sliding expiry).
+SESSION_ABSOLUTE_SECONDS = env_int("ONFILE_SESSION_HOURS", 12) * 3600
+SESSION_IDLE_SECONDS = env_int("ONFILE_SESSION_IDLE_MINUTES", 30) * 60
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -161,11 +169,15 @@ WHITENOISE_AUTOREFRESH = False
 
 # onfile's own settings.
 LOG_ORIGIN = env_str("ONFILE_LOG_ORIGIN", "onfile.local/ledger")
+# The firm's name as printed on exports (transcript headers); empty: the firm number's display name.
+FIRM_NAME = env_str("ONFILE_FIRM_NAME")
 CHECKPOINT_INTERVAL_SECONDS = env_int("ONFILE_CHECKPOINT_INTERVAL", 900)
 VERIFY_INTERVAL_SECONDS = env_int("ONFILE_VERIFY_INTERVAL", 24 * 3600)
 RECONCILE_INTERVAL_SECONDS = env_int("ONFILE_RECONCILE_INTERVAL", 24 * 3600)
 INLINE_BLOB_LIMIT = env_int("ONFILE_INLINE_BLOB_LIMIT", 256 * 1024)
 MASTER_KEY = env_secret("ONFILE_MASTER_KEY")  # base64; default: KEYS_DIR / "master.key"
+# How to read phone numbers written without a country code (search: "07700 900123").
+DEFAULT_REGION = env_str("ONFILE_DEFAULT_REGION", "GB").strip().upper()
 
 LOGGING = {
     "version": 1,
@@ -196,3 +208,44 @@ CLOCK_OFFSET_FILE = env_str("ONFILE_CLOCK_OFFSET_FILE")
 # in-process test suite, whose requests run inside one test transaction.
 WEBHOOK_GROUP_COMMIT = env_bool("ONFILE_WEBHOOK_GROUP_COMMIT", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP_MAX_BODY
+
+# Sign-in (onfile.accounts): lockout after repeated failures, per account and per client
+# address, counted in the database; TOTP two-factor, required for the roles below.
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("ONFILE_LOGIN_WINDOW_MINUTES", 15) * 60
+LOGIN_LOCKOUT_SECONDS = env_int("ONFILE_LOGIN_LOCKOUT_MINUTES", 15) * 60
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("ONFILE_LOGIN_MAX_FAILURES", 5)
+LOGIN_MAX_FAILURES_PER_IP = env_int("ONFILE_LOGIN_MAX_FAILURES_PER_IP", 20)
+TOTP_MAX_FAILURES = env_int("ONFILE_TOTP_MAX_FAILURES", 5)
+TOTP_REQUIRED_ROLES = env_list("ONFILE_TOTP_REQUIRED_ROLES", "admin,compliance,auditor")
+TOTP_ISSUER = env_str("ONFILE_TOTP_ISSUER", "onfile")
+# The client address for rate limiting: REMOTE_ADDR, or with ONFILE_BEHIND_PROXY the address the
+# proxy appended last to X-Forwarded-For (the one a client cannot forge).
+TRUST_X_FORWARDED_FOR = env_bool("ONFILE_BEHIND_PROXY", False)
+
+# Single sign-on with OpenID Connect (onfile.accounts.sso). Off unless issuer and client id are set.
+OIDC_ISSUER = env_str("ONFILE_OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = env_str("ONFILE_OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_secret("ONFILE_OIDC_CLIENT_SECRET")
+OIDC_SCOPES = env_str("ONFILE_OIDC_SCOPES", "openid email profile")
+OIDC_GROUPS_CLAIM = env_str("ONFILE_OIDC_GROUPS_CLAIM", "groups")
+# "group=role,group=role": the first pair whose group the user is in gives the role.
+OIDC_ROLE_MAP = env_list("ONFILE_OIDC_ROLE_MAP")
+OIDC_EMAIL_CLAIM = env_str("ONFILE_OIDC_EMAIL_CLAIM", "email")
+# The claim that must be true for the email to be trusted; empty: the provider's email is trusted as is.
+OIDC_EMAIL_VERIFIED_CLAIM = env_str("ONFILE_OIDC_EMAIL_VERIFIED_CLAIM", "email_verified")
+OIDC_BUTTON_LABEL = env_str("ONFILE_OIDC_BUTTON_LABEL", "single sign-on")
+OIDC_ENABLED = bool(OIDC_ISSUER and OIDC_CLIENT_ID)
+
+# Email (onfile.channels.email): client messages forwarded to staff, and every message journaled to the
+# firm's archive, through the firm's SMTP relay. Off while ONFILE_SMTP_HOST is empty.
+SMTP_HOST = env_str("ONFILE_SMTP_HOST").strip()
+SMTP_SECURITY = env_str("ONFILE_SMTP_SECURITY", "starttls").strip().lower()  # none | starttls | tls
+SMTP_PORT = env_int("ONFILE_SMTP_PORT", {"tls": 465, "none": 25}.get(SMTP_SECURITY, 587))
+SMTP_USER = env_str("ONFILE_SMTP_USER")
+SMTP_PASSWORD = env_secret("ONFILE_SMTP_PASSWORD")
+SMTP_TIMEOUT = env_int("ONFILE_SMTP_TIMEOUT", 20)  # seconds per SMTP step (below the outbox lease)
+EMAIL_FROM = env_str("ONFILE_EMAIL_FROM")
+EMAIL_FALLBACK = env_str("ONFILE_EMAIL_FALLBACK")  # when a conversation has no assignee and no team mailbox
+EMAIL_DOMAIN = env_str("ONFILE_EMAIL_DOMAIN")  # right-hand side of Message-IDs; empty: this host's name
+EMAIL_MAX_ATTACHMENT_MB = env_int("ONFILE_EMAIL_MAX_ATTACHMENT_MB", 10)  # larger files: a link instead
+JOURNAL_ADDRESS = env_str("ONFILE_JOURNAL_ADDRESS")  # the archive's journaling address (compliance.md 2.5)

@@ -1,14 +1,15 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from onfile.channels.whatsapp.webhook import whatsapp_webhook
+from onfile.exports import views as exports
 from onfile.web import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
-         name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("onfile.accounts.urls")),  # login, logout, two-factor, security page, single sign-on
+    path("", include("onfile.web.urls")),  # inbox, conversations, clients, matters, administration
+    path("conversations/<int:pk>/export.pdf", exports.conversation_pdf, name="conversation-pdf"),
+    path("conversations/<int:pk>/export.zip", exports.conversation_zip, name="conversation-zip"),
     path("status/", views.status, name="status"),
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/whatsapp", whatsapp_webhook, name="whatsapp-webhook"),

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from onfile.conversations.models import Client, Conversation, FirmNumber, Matter
+from onfile.conversations.models import Client, ClientIdentity, Conversation, FirmNumber, Matter
 from onfile.conversations.phones import to_e164
 from onfile.ledger.actions import commit_sealed, seal_content
 from onfile.ledger.log import NewEntry, append
@@ -42,6 +42,11 @@ def do_create_client(name: str, actor: str, *, phone: str = "", email: str = "",
         raise ActionError(f"unknown client kind {kind!r}")
     content = {"name": name.strip(), "email": email.strip(), "phone": to_e164(phone) if phone else "",
                "bsuid": bsuid.strip(), "kind": kind}
+    for identity in ("phone", "bsuid", "email"):
+        taken = content[identity] and ClientIdentity.objects.filter(kind=identity, value=content[identity]).first()
+        if taken:
+            raise ActionError(f"{content[identity]} already belongs to the client {taken.client.name}: link that "
+                              "client instead (or merge the two)")
     with transaction.atomic():
         seq = _record("client.created", actor, "", {}, content)
         return Client.objects.get(created_seq=seq)

@@ -85,6 +85,12 @@ class Worker:
             work += processing.fetch_media() + sending.deliver_sends() + receipts.deliver_reads()
         return work
 
+    def email(self) -> int:
+        """Deliver queued forwards and journal copies through the SMTP relay (when configured)."""
+        from onfile.channels.email.delivery import deliver_emails
+
+        return deliver_emails()
+
     def reconcile_if_due(self) -> None:
         from onfile.channels.whatsapp.reconcile import reconcile
 
@@ -100,6 +106,7 @@ class Worker:
     def run_once(self) -> int:
         close_old_connections()
         work = self.whatsapp()
+        work += self.email()
         self.wal_checkpoint()
         self.checkpoint_if_due()
         self.verify_if_due()

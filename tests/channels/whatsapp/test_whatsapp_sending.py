@@ -124,3 +124,35 @@ def test_an_imported_chat_cannot_be_answered(archive: None) -> None:
     conversation = Conversation.objects.create(id=99, key="device:x", source="device", created_seq=0)
     with pytest.raises(SendError, match="no WhatsApp number"):
         do_send(conversation, Outgoing(text="hi"), "user:1")
+
+
+def test_read_receipts_are_sent_once_for_staff_and_never_for_compliance(conversation: Conversation,
+                                                                        sim: Simulator) -> None:
+    from onfile.accounts.actions import do_create_user
+    from onfile.channels.whatsapp import receipts
+
+    colp = do_create_user("colp@firm.example", None, "compliance", "test")
+    earner = do_create_user("earner@firm.example", None, "fee_earner", "test")
+    assert not receipts.queue_read(conversation, colp)  # a compliance review is not the firm answering
+    assert receipts.queue_read(conversation, earner)
+    assert not receipts.queue_read(conversation, earner)  # once per message, however often it is viewed
+    wamid = Message.objects.get(conversation=conversation, direction="in").wamid
+    assert sim.conversation(CLIENT)["messages"][-1]["status"] != "read"
+    assert receipts.deliver_reads() == 1
+    shown = next(m for m in sim.conversation(CLIENT)["messages"] if m["id"] == wamid)
+    assert shown["status"] == "read"  # blue ticks on the client's phone
+    item = OutboxItem.objects.get(kind=receipts.KIND)
+    assert item.status == OutboxItem.Status.DONE
+    assert Entry.objects.filter(kind="whatsapp.read_requested", actor=earner.actor).count() == 1
+
+
+def test_a_read_receipt_for_an_unknown_message_fails_without_retrying(conversation: Conversation,
+                                                                      sim: Simulator) -> None:
+    from onfile.accounts.actions import do_create_user
+    from onfile.channels.whatsapp import receipts
+
+    Message.objects.filter(conversation=conversation, direction="in").update(wamid="wamid.UNKNOWN")
+    assert receipts.queue_read(conversation, do_create_user("e@firm.example", None, "fee_earner", "test"))
+    receipts.deliver_reads()
+    item = OutboxItem.objects.get(kind=receipts.KIND)
+    assert item.status == OutboxItem.Status.FAILED and "Invalid message_id" in item.last_error

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from onfile import clock
+from onfile.channels.email import forwarding as email_bridge
 from onfile.channels.whatsapp import config
 from onfile.channels.whatsapp.graph import GraphClient, GraphError, media_body, reaction_body, template_body, text_body
 from onfile.conversations.models import Attachment, Conversation, Message, Participant
@@ -132,6 +133,18 @@ def _safe_templates(conversation: Conversation) -> list[dict[str, Any]]:
         return []
 
 
+def _staff_name(actor: str) -> str:
+    """How the sender of a reply is shown and exported: the staff member's name, recorded with
+    the send (so a rebuild shows the same name even if the account is renamed later)."""
+    if actor.startswith("user:") and actor[5:].isdigit():
+        from onfile.accounts.models import User
+
+        user = User.objects.filter(pk=int(actor[5:])).first()
+        if user is not None:
+            return user.name or user.email
+    return actor
+
+
 def do_send(conversation: Conversation, out: Outgoing, actor: str) -> Message:
     kind = _kind_of(out)
     _check(conversation, out, kind)
@@ -145,7 +158,8 @@ def do_send(conversation: Conversation, out: Outgoing, actor: str) -> Message:
     attrs: dict[str, Any] = {"key": key, "conversation": conversation.pk, "type": kind, "reply_to": out.reply_to,
                              "react_to": out.react_to, "template": out.template, "language": out.language,
                              "phone_number_id": conversation.firm_number.phone_number_id if conversation.firm_number
-                             else "", "mime_type": out.mime_type, "media_blob": None}
+                             else "", "mime_type": out.mime_type, "media_blob": None,
+                             "sender": _staff_name(actor)}
     with transaction.atomic():
         if media_blob is not None:
             _, media_blob_id = commit_sealed(media_blob, kind="capture.outgoing_media", actor=actor,
@@ -165,7 +179,7 @@ def send_requested(entry: EntryView) -> None:
     a, content = entry.attrs, entry.content()
     conversation = Conversation.objects.select_related("firm_number").get(pk=a["conversation"])
     number = conversation.firm_number
-    actor_name = entry.actor
+    actor_name = a.get("sender") or entry.actor
     sender, _ = Participant.objects.get_or_create(
         conversation=conversation, display_name=number.display_name or number.number if number else "firm",
         defaults={"is_firm": True, "phone": number.number if number else ""})
@@ -262,6 +276,7 @@ def deliver_one(item: OutboxItem, graph: GraphClient) -> None:
         return
     with transaction.atomic():
         _record("whatsapp.send_accepted", item, {"key": item.key, "wamid": result.wamid})
+        email_bridge.after_send_accepted(f"out:{item.key}")  # journal it, in this transaction
         queue.done(item, {**item.result, "wamid": result.wamid}, now)
 
 
