@@ -8,8 +8,9 @@ with the same idempotency key, so the far side can recognise the repeat.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.db import transaction
 from django.db.models import Q
@@ -69,3 +70,26 @@ def save_progress(item: OutboxItem, result: dict[str, Any]) -> None:
     """Keep a step's result (e.g. an uploaded media id) so a retry does not repeat it."""
     OutboxItem.objects.filter(pk=item.pk).update(result=result)
     item.result = result
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+def drain(kind: str, now: datetime, connect: Callable[[], C], deliver: Callable[[OutboxItem, C], Any],
+          limit: int = 20) -> int:
+    """Claim up to ``limit`` due items of ``kind`` and deliver each over one connection, opened
+    only when there is work (a relay or API that is down costs nothing while the queue is empty)."""
+    items = claim(kind, now, limit)
+    if not items:
+        return 0
+    connection = connect()
+    try:
+        for item in items:
+            deliver(item, connection)
+    finally:
+        connection.close()
+    return len(items)

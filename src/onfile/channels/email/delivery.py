@@ -186,16 +186,7 @@ def deliver_one(item: OutboxItem, relay: Relay) -> str:
 
 
 def deliver(kind: str, limit: int = 20) -> int:
-    items = queue.claim(kind, clock.now(), limit)
-    if not items:
-        return 0
-    relay = Relay.from_settings()
-    try:
-        for item in items:
-            deliver_one(item, relay)
-    finally:
-        relay.close()
-    return len(items)
+    return queue.drain(kind, clock.now(), Relay.from_settings, deliver_one, limit)
 
 
 def deliver_emails(limit: int = 20) -> int:

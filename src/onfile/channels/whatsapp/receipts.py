@@ -59,13 +59,4 @@ def deliver_one(item: OutboxItem, graph: GraphClient) -> None:
 
 
 def deliver_reads(limit: int = 20) -> int:
-    items = queue.claim(KIND, clock.now(), limit)
-    if not items:
-        return 0
-    graph = config.client()
-    try:
-        for item in items:
-            deliver_one(item, graph)
-    finally:
-        graph.close()
-    return len(items)
+    return queue.drain(KIND, clock.now(), config.client, deliver_one, limit)

@@ -281,13 +281,4 @@ def deliver_one(item: OutboxItem, graph: GraphClient) -> None:
 
 
 def deliver_sends(limit: int = 20) -> int:
-    items = queue.claim("whatsapp.send", clock.now(), limit)
-    if not items:
-        return 0
-    graph = config.client()
-    try:
-        for item in items:
-            deliver_one(item, graph)
-    finally:
-        graph.close()
-    return len(items)
+    return queue.drain("whatsapp.send", clock.now(), config.client, deliver_one, limit)
