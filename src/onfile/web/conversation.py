@@ -24,10 +24,11 @@ from onfile import access
 from onfile.accounts.models import Role, User
 from onfile.channels.whatsapp import receipts
 from onfile.channels.whatsapp.sending import Outgoing, SendError, do_send, templates, window_closes_at, window_open
-from onfile.conversations.actions import ActionError, do_assign, do_create_client, do_create_matter, do_link_matter
+from onfile.conversations.actions import do_assign, do_create_client, do_create_matter, do_link_matter
 from onfile.conversations.models import Attachment, Conversation, Message
 from onfile.conversations.workflow import do_add_note, do_link_client
 from onfile.ledger.blobs import BlobError, open_blob
+from onfile.web.outcome import conversation_to_change, outcome
 
 STAFF_ACTOR = re.compile(r"^user:\d+$")
 PAGE = 200  # messages shown at once; earlier ones a click away
@@ -150,8 +151,7 @@ def _back(conversation: Conversation) -> HttpResponse:
 @login_required
 @require_POST
 def reply(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = access.get_conversation(request.user, pk)
-    access.require_change(request.user)
+    conversation = conversation_to_change(request, pk)
     upload = request.FILES.get("file")
     out = Outgoing(text=request.POST.get("text", "").strip(), reply_to=request.POST.get("reply_to", ""))
     if upload is not None:
@@ -165,20 +165,16 @@ def reply(request: HttpRequest, pk: int) -> HttpResponse:
         name, _, language = template.partition("|")
         out = Outgoing(template=name, language=language,
                        params=[p.strip() for p in request.POST.get("params", "").split("|") if p.strip()])
-    try:
+    done = "Queued for sending." if not template else f"Template {template.split('|')[0]} queued."
+    with outcome(request, done, (SendError,)):
         do_send(conversation, out, access.me(request).actor)
-    except SendError as exc:
-        flash.error(request, str(exc))
-    else:
-        flash.success(request, "Queued for sending." if not template else f"Template {template.split('|')[0]} queued.")
     return _back(conversation)
 
 
 @login_required
 @require_POST
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = access.get_conversation(request.user, pk)
-    access.require_change(request.user)
+    conversation = conversation_to_change(request, pk)
     raw = request.POST.get("assignee", "")
     assignee = _staff(conversation).filter(pk=int(raw)).first() if raw.isdigit() else None
     if raw and assignee is None:
@@ -193,10 +189,9 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def link(request: HttpRequest, pk: int) -> HttpResponse:
     """Link to a client and a matter; either may be created here."""
-    conversation = access.get_conversation(request.user, pk)
-    access.require_change(request.user)
+    conversation = conversation_to_change(request, pk)
     actor = access.me(request).actor
-    try:
+    with outcome(request, "Links saved."):
         client = conversation.client
         new_client = request.POST.get("new_client", "").strip()
         if new_client:
@@ -214,24 +209,15 @@ def link(request: HttpRequest, pk: int) -> HttpResponse:
             matter = access.get_matter(request.user, request.POST["matter"])
         if matter != conversation.matter:
             do_link_matter(conversation, matter, actor)
-    except ActionError as exc:
-        flash.error(request, str(exc))
-    else:
-        flash.success(request, "Links saved.")
     return _back(conversation)
 
 
 @login_required
 @require_POST
 def note(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = access.get_conversation(request.user, pk)
-    access.require_change(request.user)
-    try:
+    conversation = conversation_to_change(request, pk)
+    with outcome(request, "Note added (internal: never sent to the client)."):
         do_add_note(conversation, request.POST.get("text", ""), access.me(request).actor, access.me(request).pk)
-    except ActionError as exc:
-        flash.error(request, str(exc))
-    else:
-        flash.success(request, "Note added (internal: never sent to the client).")
     return redirect(reverse("conversation", args=[conversation.pk]) + "#notes")
 
 

@@ -17,6 +17,7 @@ from onfile.accounts.models import Role, User
 from onfile.conversations.actions import WALL_MODES, ActionError, do_create_client, do_create_matter, do_set_wall
 from onfile.conversations.models import Client
 from onfile.conversations.workflow import do_close_matter, do_merge_clients, do_update_client, do_update_matter
+from onfile.web.outcome import outcome
 
 
 def _page(request: HttpRequest, qs: Any) -> Any:
@@ -71,14 +72,10 @@ def client_page(request: HttpRequest, pk: int) -> HttpResponse:
 def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
     client = access.get_client(request.user, pk)
     access.require_change(request.user)
-    try:
+    with outcome(request, "Client saved.", (ActionError, ValueError)):
         do_update_client(client, access.me(request).actor, name=request.POST.get("name", ""),
                          email=request.POST.get("email", ""), kind=request.POST.get("kind", ""),
                          phone=request.POST.get("phone", ""))
-    except (ActionError, ValueError) as exc:
-        flash.error(request, str(exc))
-    else:
-        flash.success(request, "Client saved.")
     return redirect("client", pk=client.pk)
 
 
@@ -165,7 +162,8 @@ def matter_edit(request: HttpRequest, pk: int) -> HttpResponse:
     matter = access.get_matter(request.user, pk)
     access.require_change(request.user)
     action = request.POST.get("action", "save")
-    try:
+    done = {"close": "Matter closed.", "reopen": "Matter reopened."}.get(action, "Matter saved.")
+    with outcome(request, done):
         if action in ("close", "reopen"):
             do_close_matter(matter, access.me(request).actor, reopen=action == "reopen")
         else:
@@ -173,10 +171,6 @@ def matter_edit(request: HttpRequest, pk: int) -> HttpResponse:
             do_update_matter(matter, access.me(request).actor, title=request.POST.get("title", ""), client=client,
                              responsible_id=_responsible(request.POST.get("responsible", "")),
                              practice_area=request.POST.get("practice_area", ""))
-    except ActionError as exc:
-        flash.error(request, str(exc))
-    else:
-        flash.success(request, {"close": "Matter closed.", "reopen": "Matter reopened."}.get(action, "Matter saved."))
     return redirect("matter", pk=matter.pk)
 
 
