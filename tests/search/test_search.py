@@ -224,3 +224,27 @@ def test_odd_input_never_reaches_the_engine_as_syntax(world: World) -> None:
             continue
         assert isinstance(page, SearchPage), garbage
     assert search(world.compliance, "lease)").total == 4
+
+
+def test_without_counting_the_page_says_so_and_count_matches_counts_apart(world: World,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from onfile.ledger.models import Entry
+    from onfile.search.engines import SqliteEngine
+
+    monkeypatch.setattr(SqliteEngine, "DENSE_SHARE", 1.0)
+    everything = search(world.fee_earner, "the", per_page=100)
+    quick = search(world.fee_earner, "the", per_page=2, count=False)
+    if connection.vendor == "sqlite":  # SQLite counts in the page's own statement: free, so always counted
+        assert quick.has_next and quick.counted and quick.total == len(everything.hits) and quick.total_is_exact
+    else:
+        assert quick.has_next and not quick.counted and quick.total == 2 and not quick.total_is_exact
+    assert [h.message_id for h in quick.hits] == [h.message_id for h in everything.hits[:2]]
+    last = search(world.fee_earner, "the", per_page=100, count=False)  # the last page needs no count
+    assert last.counted and last.total == len(everything.hits) and last.total_is_exact
+    before = Entry.objects.filter(kind="access.search").count()
+    assert facade.count_matches(world.fee_earner, "the") == (len(everything.hits), True)
+    assert Entry.objects.filter(kind="access.search").count() == before + 1  # a count is a search: ledgered
+    monkeypatch.setattr(facade, "COUNT_LIMIT", 3)
+    assert facade.count_matches(world.fee_earner, "the") == (3, False)
+    with pytest.raises(SearchError):
+        facade.count_matches(world.fee_earner, "   ")

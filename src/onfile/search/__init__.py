@@ -17,12 +17,12 @@ from onfile.search.types import ORDERS, SearchFilters, SearchHit, SearchPage
 
 
 def search(user: Any, query: str, filters: SearchFilters | None = None, *, page: int = 1, per_page: int = 25,
-           order: str = "newest") -> SearchPage:
+           order: str = "newest", count: bool = True) -> SearchPage:
     """One page of the messages ``user`` may see that match ``query`` (see facade.search)."""
     # Imported here: this package is imported while Django loads its apps, before models can be.
     from onfile.search.facade import search as run
 
-    return run(user, query, filters, page=page, per_page=per_page, order=order)
+    return run(user, query, filters, page=page, per_page=per_page, order=order, count=count)
 
 
 __all__ = ["ORDERS", "SearchError", "SearchFilters", "SearchHit", "SearchPage", "search"]

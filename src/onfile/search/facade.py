@@ -33,8 +33,12 @@ _TYPE = re.compile(r"^[a-z_]{1,20}$")
 
 
 def search(user: Any, query: str, filters: SearchFilters | None = None, *, page: int = 1, per_page: int = 25,
-           order: str = "newest") -> SearchPage:
+           order: str = "newest", count: bool = True) -> SearchPage:
     """One page of the messages ``user`` may see that match ``query`` and ``filters``.
+
+    ``count=False`` skips counting the matches beyond this page when that would take a query
+    of its own (the web page shows its results first and asks :func:`count_matches` after):
+    ``total`` is then what is known — at least the hits so far — and ``counted`` is False.
 
     Raises :class:`SearchError` (a message to show the person) for an empty or unusable
     query, a bad filter or page; raises ``access.AccessDenied`` for someone not signed in.
@@ -49,13 +53,34 @@ def search(user: Any, query: str, filters: SearchFilters | None = None, *, page:
     found = engine.find(parsed, plan) if plan is not None else Found([], 0)
     has_next = len(found.ids) > per_page
     ids = found.ids[:per_page]
-    total, exact = _total(found, plan, has_next, engine, parsed, len(ids))
+    counted = count or found.total is not None or not has_next
+    total, exact = (_total(found, plan, has_next, engine, parsed, len(ids)) if counted
+                    else (plan.offset + len(ids) if plan else 0, False))
     hits = _hits(ids, parsed, engine) if ids else []
     access.audit(user, "search", "search", {"query": parsed.text, "filters": filters.as_dict(), "results": total,
-                                             "page": page})
+                                             "page": page, **({} if counted else {"counted": False})})
     return SearchPage(query=parsed.text, filters=filters, order=order, page=page, per_page=per_page, hits=hits,
-                      total=total, total_is_exact=exact, has_next=has_next, engine=engine.name,
+                      total=total, total_is_exact=exact, counted=counted, has_next=has_next, engine=engine.name,
                       phone_numbers=parsed.phones)
+
+
+def count_matches(user: Any, query: str, filters: SearchFilters | None = None) -> tuple[int, bool]:
+    """``(total, exact)``: how many messages ``user`` may see match, counted up to COUNT_LIMIT
+    (exact False: more than that). A search of its own: checked, narrowed and ledgered the same way."""
+    if not getattr(user, "is_authenticated", False):
+        raise access.AccessDenied("sign in to search")
+    filters = filters or SearchFilters()
+    parsed = parse(query, settings.DEFAULT_REGION or None)
+    engine = engine_for(connection)
+    plan = _plan(user, filters, parsed, "newest", 1, 1)
+    if plan is None:
+        total, exact = 0, True
+    else:
+        n = engine.count(parsed, plan, COUNT_LIMIT + 1)
+        total, exact = min(n, COUNT_LIMIT), n <= COUNT_LIMIT
+    access.audit(user, "search", "search", {"query": parsed.text, "filters": filters.as_dict(), "results": total,
+                                             "count_only": True})
+    return total, exact
 
 
 def _check_paging(page: int, per_page: int, order: str) -> None:
@@ -192,24 +217,26 @@ def _phone_conversations(parsed: ParsedQuery) -> list[int]:
 
 
 def _hits(ids: list[int], parsed: ParsedQuery, engine: Any) -> list[SearchHit]:
-    rows = {m.pk: m for m in (
+    # Plain rows, not model instances: a page of hits is read on every search.
+    fields = ("id", "conversation_id", "sent_at", "direction", "type", "body", "sender_name", "sender_phone",
+              "conversation__title", "conversation__client_id", "conversation__client__name",
+              "conversation__matter_id", "conversation__matter__reference")
+    rows = {r[0]: r for r in (
         Message.objects.filter(pk__in=ids).order_by()
-        .select_related("conversation__client", "conversation__matter")
-        .only("id", "conversation_id", "sent_at", "direction", "type", "body", "sender_name", "sender_phone",
-              "conversation__title", "conversation__client__name", "conversation__matter__reference")
-        .annotate(has_attachment=Exists(Attachment.objects.filter(message_id=OuterRef("pk")))))}
-    marked = engine.snippets(parsed, {i: rows[i].body for i in ids if i in rows})
+        .annotate(has_attachment=Exists(Attachment.objects.filter(message_id=OuterRef("pk"))))
+        .values_list(*fields, "has_attachment"))}
+    marked = engine.snippets(parsed, {i: rows[i][5] for i in ids if i in rows})
     hits = []
     for message_id in ids:
-        m = rows.get(message_id)
-        if m is None:  # deleted between the two queries (a disposition): not a hit any more
+        row = rows.get(message_id)
+        if row is None:  # deleted between the two queries (a disposition): not a hit any more
             continue
-        c = m.conversation
-        html, text = snippets.render(marked.get(message_id) or snippets.plain(m.body))
+        (_, conversation_id, sent_at, direction, type_, body, sender_name, sender_phone, title, client_id,
+         client_name, matter_id, reference, has_attachment) = row
+        html, text = snippets.render(marked.get(message_id) or snippets.plain(body))
         hits.append(SearchHit(
-            message_id=m.pk, conversation_id=c.pk, conversation_title=c.title, client_id=c.client_id,
-            client_name=c.client.name if c.client else "", matter_id=c.matter_id,
-            matter_reference=c.matter.reference if c.matter else "", sent_at=m.sent_at, direction=m.direction,
-            type=m.type, sender=m.sender_name or m.sender_phone, has_attachment=bool(m.has_attachment),
+            message_id=message_id, conversation_id=conversation_id, conversation_title=title, client_id=client_id,
+            client_name=client_name or "", matter_id=matter_id, matter_reference=reference or "", sent_at=sent_at,
+            direction=direction, type=type_, sender=sender_name or sender_phone, has_attachment=bool(has_attachment),
             snippet_html=html, snippet_text=text))
     return hits

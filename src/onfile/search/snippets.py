@@ -9,6 +9,8 @@ always balanced.
 
 from __future__ import annotations
 
+import re
+
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -18,35 +20,28 @@ ELLIPSIS = "…"
 PLAIN_LENGTH = 160
 
 
+_MARKS = re.compile("([\x01\x02])")
+
+
 def render(marked: str) -> tuple[SafeString, str]:
     """``(html, text)``: matches as ``<mark>…</mark>`` in the HTML and ``[[…]]`` in the text."""
     html: list[str] = []
     text: list[str] = []
     inside = False
-    run: list[str] = []
-
-    def flush() -> None:
-        chunk = "".join(run)
-        html.append(escape(chunk))
-        text.append(chunk)
-        run.clear()
-
-    for ch in marked:
-        if ch == START and not inside:
-            flush()
-            html.append("<mark>")
-            text.append("[[")
-            inside = True
-        elif ch == STOP and inside:
-            flush()
-            html.append("</mark>")
-            text.append("]]")
-            inside = False
-        elif ch in (START, STOP):
-            continue  # a stray marker: part of the message, not a match
-        else:
-            run.append(ch)
-    flush()
+    for piece in _MARKS.split(marked):
+        if piece == START:
+            if not inside:  # a START inside a mark is a stray marker: part of the message, dropped
+                html.append("<mark>")
+                text.append("[[")
+                inside = True
+        elif piece == STOP:
+            if inside:
+                html.append("</mark>")
+                text.append("]]")
+                inside = False
+        elif piece:
+            html.append(escape(piece))
+            text.append(piece)
     if inside:
         html.append("</mark>")
         text.append("]]")

@@ -78,6 +78,7 @@ class SearchPage:
     hits: list[SearchHit] = field(default_factory=list)
     total: int = 0  # matching messages, counted up to COUNT_LIMIT
     total_is_exact: bool = True  # False: there are more than ``total``
+    counted: bool = True  # False: asked not to count (``total`` is then what is known without counting)
     has_next: bool = False
     engine: str = ""
     phone_numbers: tuple[str, ...] = ()  # E.164, when the query was read as a phone number
@@ -94,5 +95,6 @@ class SearchPage:
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "filters": self.filters.as_dict(), "order": self.order, "page": self.page,
                 "per_page": self.per_page, "total": self.total, "total_is_exact": self.total_is_exact,
-                "has_next": self.has_next, "engine": self.engine, "phone_numbers": list(self.phone_numbers),
+                "counted": self.counted, "has_next": self.has_next, "engine": self.engine,
+                "phone_numbers": list(self.phone_numbers),
                 "hits": [h.as_dict() for h in self.hits]}

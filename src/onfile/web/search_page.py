@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 from onfile import access
 from onfile.accounts.models import User
 from onfile.conversations.models import FirmNumber, Message
-from onfile.search.facade import search
+from onfile.search.facade import count_matches, search
 from onfile.search.query import SearchError
 from onfile.search.types import ORDERS, SearchFilters
 
@@ -60,8 +60,23 @@ def search_page(request: HttpRequest) -> HttpResponse:
     if query:
         try:
             page = int(q.get("page", "1") or 1)
+            # The results first; the number of matches is asked for by the page itself (search_count),
+            # so a search that has to count many matches does not hold the results back.
             context["result"] = search(request.user, query, filters_from(q), page=page,
-                                       order=q.get("order") or "newest")
+                                       order=q.get("order") or "newest", count=False)
         except (SearchError, ValueError) as exc:
             context["error"] = str(exc)
     return render(request, "web/search.html", context, status=400 if "error" in context else 200)
+
+
+@login_required
+@require_GET
+def search_count(request: HttpRequest) -> HttpResponse:
+    """How many messages match (up to 1,000): fetched by the search page after its results."""
+    q = request.GET
+    query = q.get("q", "").strip()
+    try:
+        total, exact = count_matches(request.user, query, filters_from(q))
+    except (SearchError, ValueError) as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    return render(request, "web/search_count.html", {"total": total, "exact": exact})

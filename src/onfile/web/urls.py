@@ -14,6 +14,7 @@ urlpatterns = [
     path("conversations/<int:pk>/note", conversation.note, name="conversation-note"),
     path("media/<int:pk>", conversation.media, name="media"),
     path("search/", search_page.search_page, name="search"),
+    path("search/count/", search_page.search_count, name="search-count"),
     path("clients/", records.clients, name="clients"),
     path("clients/new", records.client_new, name="client-new"),
     path("clients/<int:pk>/", records.client_page, name="client"),
