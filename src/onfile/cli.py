@@ -29,7 +29,11 @@ COMMANDS = {
     "createuser": "create a staff user with a role",
     "twofactor": "a user's two-factor state; --reset for a lost phone, --unlock to lift a sign-in lockout",
     "check": "run the configuration checks (add --deploy for production)",
+    "smtpd": "receive staff replies by SMTP (the gateway routes ONFILE_EMAIL_REPLY_DOMAIN here)",
+    "imap-poll": "fetch staff replies from an IMAP mailbox (ONFILE_IMAP_*; --once)",
 }
+# onfile's spelling -> the management command's module name.
+ALIASES = {"imap-poll": "imap_poll"}
 
 NOT_NEEDING_INIT = {"init", "serve", "help", "check", "makemigrations", "simulator", "version", "--version", "-h",
                     "--help"}
@@ -103,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from onfile.ledger.crypto import CryptoError
     from onfile.ledger.keys import KeyError_
 
+    args[0] = ALIASES.get(args[0], args[0])
     utility = ManagementUtility(["onfile", *args])
     try:
         utility.execute()

@@ -249,3 +249,37 @@ EMAIL_FALLBACK = env_str("ONFILE_EMAIL_FALLBACK")  # when a conversation has no 
 EMAIL_DOMAIN = env_str("ONFILE_EMAIL_DOMAIN")  # right-hand side of Message-IDs; empty: this host's name
 EMAIL_MAX_ATTACHMENT_MB = env_int("ONFILE_EMAIL_MAX_ATTACHMENT_MB", 10)  # larger files: a link instead
 JOURNAL_ADDRESS = env_str("ONFILE_JOURNAL_ADDRESS")  # the archive's journaling address (compliance.md 2.5)
+# Journal granularity (REQ-EML-2): "message" (one EML per message) or "day" (one per conversation per day in
+# ONFILE_TIME_ZONE, sent ONFILE_JOURNAL_DAY_GRACE_MINUTES after the day ends; also the daily filing digests).
+JOURNAL_MODE = env_str("ONFILE_JOURNAL_MODE", "message").strip().lower()
+JOURNAL_DAY_GRACE_MINUTES = env_int("ONFILE_JOURNAL_DAY_GRACE_MINUTES", 30)
+JOURNAL_ENVELOPE = env_bool("ONFILE_JOURNAL_ENVELOPE", False)  # Exchange-style envelope journal reports (REQ-EML-3)
+EMAIL_BURST_SECONDS = env_int("ONFILE_EMAIL_BURST_SECONDS", 0)  # a client's messages within N s: one email; 0 = each
+# Replies by email (onfile.channels.email.inbound): forwards carry Reply-To reply+TOKEN@<this domain>; off while empty.
+EMAIL_REPLY_DOMAIN = env_str("ONFILE_EMAIL_REPLY_DOMAIN").strip().lower()
+EMAIL_REPLY_TOKEN_DAYS = env_int("ONFILE_EMAIL_REPLY_TOKEN_DAYS", 90)  # a reply token is accepted this long
+# Authentication-Results ids of the firm's own gateway (comma-separated); empty: only the topmost header counts.
+EMAIL_AUTHSERV_ID = [item.lower() for item in env_list("ONFILE_EMAIL_AUTHSERV_ID")]
+EMAIL_WINDOW_TEMPLATE = env_str("ONFILE_EMAIL_WINDOW_TEMPLATE").strip()  # "name:language", sent when a reply is held
+EMAIL_HOLD_DAYS = env_int("ONFILE_EMAIL_HOLD_DAYS", 7)  # a reply held for a closed window expires after this
+
+# Replies by email, inbound transports (onfile.channels.email.smtpd and .imap): the firm's gateway
+# routes the reply domain to `onfile smtpd`, or onfile polls a mailbox over IMAP. The CA bundle is
+# for a firm's internal CA, used for the outbound relay and IMAP alike.
+SMTP_CA_FILE = env_str("ONFILE_SMTP_CA_FILE").strip()
+SMTPD_HOST = env_str("ONFILE_SMTPD_HOST", "127.0.0.1").strip()
+SMTPD_PORT = env_int("ONFILE_SMTPD_PORT", 2525)
+SMTPD_MAX_MB = env_int("ONFILE_SMTPD_MAX_MB", 50)
+SMTPD_TLS_CERT = env_str("ONFILE_SMTPD_TLS_CERT").strip()
+SMTPD_TLS_KEY = env_str("ONFILE_SMTPD_TLS_KEY").strip()
+SMTPD_REQUIRE_TLS = env_bool("ONFILE_SMTPD_REQUIRE_TLS", False)
+IMAP_HOST = env_str("ONFILE_IMAP_HOST").strip()  # empty: no polling
+IMAP_SECURITY = env_str("ONFILE_IMAP_SECURITY", "tls").strip().lower()  # tls | starttls | none
+IMAP_PORT = env_int("ONFILE_IMAP_PORT", 993 if IMAP_SECURITY == "tls" else 143)
+IMAP_USER = env_str("ONFILE_IMAP_USER")
+IMAP_PASSWORD = env_secret("ONFILE_IMAP_PASSWORD")
+IMAP_MAILBOX = env_str("ONFILE_IMAP_MAILBOX", "INBOX")
+IMAP_DONE_MAILBOX = env_str("ONFILE_IMAP_DONE_MAILBOX", "onfile-processed")  # empty: delete and expunge
+IMAP_POLL_SECONDS = env_int("ONFILE_IMAP_POLL_SECONDS", 60)
+IMAP_MAX_MB = env_int("ONFILE_IMAP_MAX_MB", SMTPD_MAX_MB)  # larger mail is left in the mailbox, with an alert
+IMAP_TIMEOUT = env_int("ONFILE_IMAP_TIMEOUT", 30)  # seconds per network operation

@@ -49,5 +49,12 @@ def collect_status(counts_only: bool = False) -> dict[str, Any]:
         "last_checkpoint": None if cp is None else {
             "size": cp.size, "root": cp.root, "at": cp.created_at.isoformat(), "reason": cp.reason},
         "last_verify": last_verify(),
+        "imap": _imap_status(),
     })
     return status
+
+
+def _imap_status() -> dict[str, Any] | None:
+    from onfile.channels.email.imap import imap_status
+
+    return imap_status()

@@ -11,15 +11,19 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.test import Client
 
+from onfile import clock as onfile_clock
 from onfile.channels.whatsapp.processing import process_pending
 from onfile.simulator import Simulator, parse_number
 
@@ -170,3 +174,50 @@ class Phone:
 @pytest.fixture
 def phone(archive: None, sim: Simulator, client: Client) -> Phone:
     return Phone(sim, client)
+
+
+# ---- moving time (journal days, burst windows) ----------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """onfile's clock (``ONFILE_CLOCK_OFFSET_FILE``, see onfile.clock) and the simulator's, moved together,
+    so that passing a day's end or a burst window is a call, not a wait."""
+
+    sim: Simulator
+    path: Path
+
+    def advance(self, seconds: float) -> None:
+        offset = float(self.path.read_text(encoding="ascii")) + seconds
+        self.path.write_text(repr(offset), encoding="ascii")
+        self.sim.advance_clock(seconds)
+
+    def now(self) -> datetime:
+        return onfile_clock.now()
+
+    def to(self, when: datetime) -> None:
+        self.advance((when - onfile_clock.now()).total_seconds())
+
+
+@pytest.fixture
+def clock(settings: Any, sim: Simulator, tmp_path: Path) -> Clock:
+    path = tmp_path / "clock-offset"
+    path.write_text("0", encoding="ascii")
+    settings.CLOCK_OFFSET_FILE = str(path)
+    return Clock(sim, path)
+
+
+@pytest.fixture
+def midday_zone(settings: Any) -> str:
+    """ONFILE_TIME_ZONE set to a zone where it is now between 02:00 and 22:00, so that a test's messages
+    (sent now, or an hour ago) fall on one local day whenever the suite runs."""
+    for name in ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Auckland"):
+        if 2 <= datetime.now(ZoneInfo(name)).hour < 22:
+            settings.TIME_ZONE = name
+            return name
+    raise AssertionError("no candidate time zone is between 02:00 and 22:00 now")
+
+
+# ---- replies by email (replying.py: shared by test_email_replies.py and test_email_window.py) ----------------
+
+from .replying import replies, thread  # noqa: E402, F401

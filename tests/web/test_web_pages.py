@@ -187,10 +187,18 @@ def test_matters_are_opened_edited_closed_and_reopened(world: dict[str, Any]) ->
     sam.post(reverse("matter-new"), {"reference": "M-77", "title": "Probate"})
     matter = Matter.objects.get(reference="M-77")
     sam.post(reverse("matter-edit", args=[matter.pk]), {"title": "Probate of J. Doe", "practice_area": "Private",
-                                                        "responsible": world["people"]["sam"].pk})
+                                                        "responsible": world["people"]["sam"].pk,
+                                                        "filing_address": "m77@dms.firm.example", "filing_mode": "day"})
+    page = sam.get(reverse("matter", args=[matter.pk])).content.decode()
+    assert 'name="filing_address" type="email" value="m77@dms.firm.example"' in page
+    assert "daily digest to m77@dms.firm.example" in page
+    bad = sam.post(reverse("matter-edit", args=[matter.pk]), {"title": "x", "filing_address": "not an address"},
+                   follow=True)
+    assert "is not an email address" in bad.content.decode()
     sam.post(reverse("matter-edit", args=[matter.pk]), {"action": "close"})
     matter.refresh_from_db()
     assert matter.title == "Probate of J. Doe" and matter.closed_at is not None
+    assert (matter.filing_address, matter.filing_mode) == ("m77@dms.firm.example", "day")
     assert ">M-77</a>" not in sam.get("/matters/").content.decode()
     assert ">M-77</a>" in sam.get("/matters/?closed=1").content.decode()
     sam.post(reverse("matter-edit", args=[matter.pk]), {"action": "reopen"})
@@ -245,6 +253,9 @@ def test_the_search_page_finds_highlights_and_respects_walls(world: dict[str, An
     html = page.content.decode()
     assert page.status_code == 200 and "<mark>lease</mark>" in html and f"/conversations/{c.pk}/" in html
     assert Entry.objects.filter(kind="access.search", actor=alice.actor).exists()
+    count = as_(alice).get("/search/count/?q=lease")  # what the page asks for when it did not count
+    assert count.status_code == 200 and "message" in count.content.decode()
+    assert as_(alice).get("/search/count/?q=lease&from=yesterday").status_code == 400
     bad = as_(alice).get("/search/?q=lease&from=yesterday")
     assert bad.status_code == 400 and "is not a date" in bad.content.decode()
     matter = do_create_matter("S-1", "test")

@@ -56,6 +56,11 @@ class Matter(models.Model):
     # matter's conversations; "except" = everyone who otherwise could, except the listed people.
     wall_mode = models.CharField(max_length=10, blank=True, default="")
     wall_members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="wall_matters")
+    # File-by-email (channels/email/filing.py): the document system's address for this matter (an
+    # iManage/NetDocuments filing address); "" = not filed. Set by ``do_update_matter``, sealed in the ledger.
+    filing_address = models.EmailField(blank=True, default="")
+    filing_mode = models.CharField(max_length=10, choices=[("message", "each message"), ("day", "daily digest")],
+                                   default="message")
 
     def __str__(self) -> str:
         return self.reference

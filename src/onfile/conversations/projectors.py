@@ -106,9 +106,11 @@ def client_merged(entry: EntryView) -> None:
 @projector("matter.updated")
 def matter_updated(entry: EntryView) -> None:
     c = entry.content()
+    # Entries made before file-by-email carry no filing fields: the matter had none then.
     Matter.objects.filter(pk=entry.attrs["matter"]).update(
         title=c["title"], practice_area=c["practice_area"], client_id=entry.attrs["client"],
-        responsible_id=entry.attrs["responsible"])
+        responsible_id=entry.attrs["responsible"], filing_address=c.get("filing_address", ""),
+        filing_mode=entry.attrs.get("filing_mode", "message"))
 
 
 @projector("matter.closed")

@@ -6,6 +6,8 @@ one transaction, through ``actions._record`` — the same path ``onfile rebuild`
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,12 +70,35 @@ def do_merge_clients(duplicate: Client, keep: Client, actor: str) -> Client:
     return keep
 
 
+FILING_MODES = ("message", "day")
+
+
+def _filing(matter: Matter, address: str | None, mode: str | None) -> tuple[str, str]:
+    """The filing address and mode after an edit; None keeps the current value."""
+    address = matter.filing_address if address is None else address.strip()
+    mode = matter.filing_mode if mode is None else (mode.strip() or "message")
+    if mode not in FILING_MODES:
+        raise ActionError(f"unknown filing mode {mode!r}; use 'message' (each message) or 'day' (a daily digest)")
+    if address:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ActionError(f"{address!r} is not an email address: give the document system's filing "
+                              "address for this matter, e.g. 1234.5678@filing.firm.example") from None
+    return address, mode
+
+
 def do_update_matter(matter: Matter, actor: str, *, title: str, client: Client | None, responsible_id: int | None,
-                     practice_area: str = "") -> Matter:
-    attrs = {"matter": matter.pk, "client": client.pk if client else None, "responsible": responsible_id}
+                     practice_area: str = "", filing_address: str | None = None,
+                     filing_mode: str | None = None) -> Matter:
+    """Edit a matter. The filing address (where channels/email/filing.py files its conversations'
+    messages) names a mailbox, so it is sealed with the other content; the mode is in clear."""
+    address, mode = _filing(matter, filing_address, filing_mode)
+    attrs = {"matter": matter.pk, "client": client.pk if client else None, "responsible": responsible_id,
+             "filing_mode": mode}
     with transaction.atomic():
         _record("matter.updated", actor, f"matter:{matter.pk}", attrs,
-                {"title": title.strip(), "practice_area": practice_area.strip()})
+                {"title": title.strip(), "practice_area": practice_area.strip(), "filing_address": address})
     matter.refresh_from_db()
     return matter
 

@@ -86,10 +86,18 @@ class Worker:
         return work
 
     def email(self) -> int:
-        """Deliver queued forwards and journal copies through the SMTP relay (when configured)."""
+        """Expire replies held too long for a closed WhatsApp window (their notices are queued), then
+        deliver queued forwards, bounces, notices and journal copies through the SMTP relay (when configured)."""
         from onfile.channels.email.delivery import deliver_emails
+        from onfile.channels.email.holds import expire_holds
 
-        return deliver_emails()
+        return expire_holds() + deliver_emails()
+
+    def imap(self) -> int:
+        """Poll the IMAP mailbox for staff replies every ONFILE_IMAP_POLL_SECONDS (when ONFILE_IMAP_HOST is set)."""
+        from onfile.channels.email import imap
+
+        return imap.poll_if_due()
 
     def reconcile_if_due(self) -> None:
         from onfile.channels.whatsapp.reconcile import reconcile
@@ -107,6 +115,7 @@ class Worker:
         close_old_connections()
         work = self.whatsapp()
         work += self.email()
+        work += self.imap()
         self.wal_checkpoint()
         self.checkpoint_if_due()
         self.verify_if_due()

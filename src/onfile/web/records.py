@@ -170,7 +170,9 @@ def matter_edit(request: HttpRequest, pk: int) -> HttpResponse:
             client = access.get_client(request.user, request.POST["client"]) if request.POST.get("client") else None
             do_update_matter(matter, access.me(request).actor, title=request.POST.get("title", ""), client=client,
                              responsible_id=_responsible(request.POST.get("responsible", "")),
-                             practice_area=request.POST.get("practice_area", ""))
+                             practice_area=request.POST.get("practice_area", ""),
+                             filing_address=request.POST.get("filing_address"),
+                             filing_mode=request.POST.get("filing_mode"))
     return redirect("matter", pk=matter.pk)
 
 

@@ -10,4 +10,10 @@ send path calls ``after_send_accepted`` explicitly; each appends a ledger entry 
 item keyed by the message key in the same transaction. A replayed webhook never reaches them (the
 item identity is already on the record) and ``onfile rebuild`` only runs projectors, so nothing
 is emailed twice. ``delivery.py`` is the worker's side (smtplib).
+
+Grouping (``batches.py``: one outbox item that gathers messages until it is due): the journal per
+conversation-day (``journal_day.py``), the daily digest of file-by-email to a matter's document
+system (``filing.py``, which also files each message), and bursts of client messages forwarded as
+one email (``bursts.py``); ``transcript.py`` renders several messages, ``envelope.py`` wraps journal
+EMLs as Exchange journal reports, ``builders.py`` tells ``delivery.py`` which builder makes what.
 """

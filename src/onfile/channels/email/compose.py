@@ -28,6 +28,7 @@ from onfile.conversations.models import Attachment, Conversation, Message
 from onfile.ledger.blobs import read_blob
 from onfile.ledger.models import Entry
 
+LOOP_HEADER = "X-Onfile-Loop"  # with our domain, on emails a reply may answer: such a "reply" is a loop (inbound.py)
 NOTICES = {
     "deleted": "deleted a message",
     "failed": "did not receive our message: WhatsApp reported the delivery as failed",
@@ -231,6 +232,16 @@ def _common(msg: EmailMessage, message: Message, message_id_: str, root: str, pa
     msg["Precedence"] = "bulk"
 
 
+def reply_headers(msg: EmailMessage, conversation: Conversation, to: str) -> None:
+    """Replies by email (inbound.py): a Reply-To with a reply token for ``to``, and our loop header.
+    Only when ONFILE_EMAIL_REPLY_DOMAIN is set."""
+    if settings.EMAIL_REPLY_DOMAIN:
+        from onfile.channels.email.tokens import reply_address
+
+        msg["Reply-To"] = reply_address(conversation, to)
+        msg[LOOP_HEADER] = domain()
+
+
 def forward(message: Message, to: str, notice: str = "", *, wait_for_media: bool = True) -> Built:
     """The email to a member of staff (or a team mailbox) about one message."""
     conversation = message.conversation
@@ -245,6 +256,7 @@ def forward(message: Message, to: str, notice: str = "", *, wait_for_media: bool
     msg = EmailMessage(policy=policy.default)
     msg["From"] = Address(display_name=f"{client_label(conversation)} via WhatsApp", addr_spec=envelope_sender())
     msg["To"] = to
+    reply_headers(msg, conversation, to)
     own_id = message_id(message.key, notice)
     _common(msg, message, own_id, thread_root(conversation, to), message_id(message.key) if notice else "")
     _assemble(msg, text, page, media)

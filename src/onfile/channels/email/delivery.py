@@ -16,7 +16,6 @@ with the same Message-ID: mail clients and archives fold the two into one.
 from __future__ import annotations
 
 import smtplib
-import ssl
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,8 +24,9 @@ from django.conf import settings
 from django.db import transaction
 
 from onfile import clock
-from onfile.channels.email import compose
+from onfile.channels.email import builders, compose, replymail
 from onfile.channels.email.forwarding import ACTOR, FORWARD, JOURNAL
+from onfile.channels.email.tlsconf import client_context
 from onfile.conversations.models import Message
 from onfile.ledger.log import NewEntry, append
 from onfile.outbox import queue
@@ -34,7 +34,8 @@ from onfile.outbox.models import OutboxItem
 
 MEDIA_WAIT = timedelta(minutes=10)
 MEDIA_POLL = timedelta(seconds=5)
-ENTRY_KIND = {FORWARD: "email.forward", JOURNAL: "email.journal"}
+ENTRY_KIND = {FORWARD: "email.forward", JOURNAL: "email.journal", **builders.ENTRY_KIND,
+              replymail.BOUNCE: "email.bounce", replymail.NOTICE: "email.notice"}
 
 
 class RelayError(Exception):
@@ -63,7 +64,7 @@ class Relay:
                    settings.SMTP_PASSWORD, float(settings.SMTP_TIMEOUT))
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
+        context = client_context()  # the system's CAs plus ONFILE_SMTP_CA_FILE; always verified
         smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -137,17 +138,24 @@ def _postpone(item: OutboxItem, reason: str) -> None:
 
 
 def _build(item: OutboxItem) -> compose.Built:
+    if builders.handles(item):  # conversation-days, filing, bursts (builders.py)
+        return builders.build(item, MEDIA_WAIT)
+    if item.kind in replymail.KINDS:  # bounces and notices of replies by email (replymail.py)
+        return replymail.build(item)
     message = Message.objects.select_related("conversation__client", "conversation__matter",
                                              "conversation__firm_number", "conversation__assignee").get(
         key=item.payload["message"])
     waited_enough = clock.now() - (message.received_at or message.sent_at) > MEDIA_WAIT
     if item.kind == JOURNAL:
-        return compose.journal(message, wait_for_media=not waited_enough)
+        return builders.journal(compose.journal(message, wait_for_media=not waited_enough))
     return compose.forward(message, item.payload["to"], item.payload.get("notice", ""),
                            wait_for_media=not waited_enough)
 
 
 def _record(kind: str, item: OutboxItem, attrs: dict[str, Any]) -> None:
+    if item.kind in replymail.KINDS:  # about a captured email ("capture:SEQ"), not a WhatsApp message
+        append(NewEntry(kind, ACTOR, item.payload["subject"], {"key": item.key, **attrs}))
+        return
     append(NewEntry(kind, ACTOR, f"message:{item.payload['message']}",
                     {"key": item.key, "message": item.payload["message"], **attrs}))
 
@@ -193,4 +201,5 @@ def deliver_emails(limit: int = 20) -> int:
     """The worker's step: forwards first (people wait for them), then journal copies."""
     if not settings.SMTP_HOST:
         return 0
-    return deliver(FORWARD, limit) + deliver(JOURNAL, limit)
+    return deliver(FORWARD, limit) + sum(deliver(kind, limit) for kind in replymail.KINDS) + deliver(JOURNAL, limit) \
+        + sum(deliver(kind, limit) for kind in builders.KINDS)

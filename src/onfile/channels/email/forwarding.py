@@ -84,20 +84,33 @@ def queue_forward(message: Message, notice: str = "") -> bool:
                     conversation.pk, message.key)
         return False
     to, who = found
+    if not notice and settings.EMAIL_BURST_SECONDS > 0:
+        from onfile.channels.email import bursts  # one email for a burst of messages (bursts.py)
+
+        return bursts.queue_burst(message, to, who)
     return _queue("email.forward_requested", FORWARD, outbox_key(FORWARD, message.key, notice), message,
                   {"recipient": who, "notice": notice}, {"to": to, "recipient": who, "notice": notice})
 
 
 def queue_journal(message: Message) -> bool:
-    """Deliver one message, in or out, to the firm's archive (compliance.md §2.5)."""
+    """Deliver one message, in or out, to the firm's archive (compliance.md §2.5) — and, where its
+    conversation's matter has a filing address, to the matter's document system (filing.py)."""
+    from onfile.channels.email import filing, journal_day
+
+    filing.queue_filing(message)
     if not journaling_on():
         return False
+    if journal_day.day_mode():  # one email per conversation per day (journal_day.py)
+        return journal_day.queue_day(message)
     return _queue("email.journal_requested", JOURNAL, outbox_key(JOURNAL, message.key), message,
                   {"direction": message.direction}, {})
 
 
 def after_item(it: WebhookItem) -> None:
     """A webhook item was recorded and projected: forward, notify and journal what it brought."""
+    from onfile.channels.email import holds  # (imports whatsapp.sending, which imports this module)
+
+    holds.after_item(it)  # the client wrote: replies by email held for the closed window go now
     if not forwarding_on():
         return
     m = it.message

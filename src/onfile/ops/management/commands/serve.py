@@ -3,6 +3,7 @@
 The worker runs as a child process in the same process group, so Ctrl-C or a SIGTERM to
 the group stops both; when gunicorn exits the worker is stopped too. On first run (no
 archive yet) it initialises one and prints the generated administrator password once.
+With ``ONFILE_SMTPD_PORT`` set explicitly, ``onfile smtpd`` (replies by email) is one more child.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class Command(BaseCommand):
         children = []
         if not options["no_worker"]:
             children.append(subprocess.Popen([sys.executable, "-m", "onfile.cli", "worker"]))
+        if os.environ.get("ONFILE_SMTPD_PORT", "").strip():
+            # Replies by email over SMTP: only when the port is set explicitly (README, "Replies by email").
+            children.append(subprocess.Popen([sys.executable, "-m", "onfile.cli", "smtpd"]))
         url = f"http://{options['host']}:{options['port']}/"
         if os.environ.get("ONFILE_DEMO") == "1":
             children.append(self._simulator(options["port"]))

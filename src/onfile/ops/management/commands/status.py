@@ -25,6 +25,12 @@ class Command(BaseCommand):
         self.stdout.write("last checkpoint: " + ("none" if cp is None else f"size {cp['size']} at {cp['at']}"))
         self.stdout.write("last verify: " + ("never" if verify is None else
                                               f"{'passed' if verify['ok'] else 'FAILED'} at {verify['at']}"))
+        imap = status.get("imap")
+        if imap is not None:
+            self.stdout.write(f"imap polling ({imap['mailbox']} at {imap['server']}): " + (
+                "available" if imap["available"] else f"UNAVAILABLE since {imap['since']}: {imap['error']}") + (
+                f"; {imap['too_large_alerts']} mail(s) too large, left on the server" if imap["too_large_alerts"]
+                else ""))
         for name, n in status["counts"].items():
             if name != "conversations_by_source":
                 self.stdout.write(f"{name}: {n}")
