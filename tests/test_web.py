@@ -50,6 +50,21 @@ def test_an_admin_sees_the_status_page(admin: Any, client: Client) -> None:
     _login(client, admin)
     html = client.get("/status/").content.decode()
     assert 'id="ledger-entries"' in html and 'id="checkpoint-size"' in html
+    assert "Nothing waiting to leave, nothing failed." in html
+
+
+def test_the_status_page_shows_what_waits_in_the_outbox_and_what_failed(admin: Any, client: Client) -> None:
+    from onfile import clock
+    from onfile.outbox import queue
+    from onfile.outbox.models import OutboxItem
+
+    waiting = queue.enqueue("t-1", "email.forward", {}, 0, clock.now())
+    queue.retry_later(waiting, "relay unavailable: connection refused", clock.now())
+    queue.fail(queue.enqueue("t-2", "whatsapp.send", {}, 0, clock.now()), "131026: message undeliverable", clock.now())
+    _login(client, admin)
+    html = client.get("/status/").content.decode()
+    assert 'id="outbox"' in html and "relay unavailable: connection refused" in html
+    assert "131026: message undeliverable" in html and OutboxItem.objects.count() == 2
 
 
 def test_a_fee_earner_may_not_see_the_status_page(fee_earner: Any, client: Client) -> None:

@@ -50,8 +50,31 @@ def collect_status(counts_only: bool = False) -> dict[str, Any]:
             "size": cp.size, "root": cp.root, "at": cp.created_at.isoformat(), "reason": cp.reason},
         "last_verify": last_verify(),
         "imap": _imap_status(),
+        "outbox": outbox_status(),
     })
     return status
+
+
+def outbox_status(failed_shown: int = 10) -> dict[str, Any]:
+    """What is waiting to leave onfile and what could not (ARCHITECTURE 5: failures stay visible):
+    per kind (``whatsapp.send``, ``email.forward``, ``email.journal`` …) how many are pending, being
+    sent and failed, the oldest still waiting, and the latest failures with their error."""
+    from onfile.outbox.models import OutboxItem
+
+    kinds: dict[str, dict[str, Any]] = {}
+    rows = OutboxItem.objects.exclude(status=OutboxItem.Status.DONE).values("kind", "status").annotate(n=Count("id"))
+    for row in rows:
+        kinds.setdefault(row["kind"], {"pending": 0, "sending": 0, "failed": 0})[row["status"]] = row["n"]
+    for kind, counts in kinds.items():
+        oldest = (OutboxItem.objects.filter(kind=kind, status=OutboxItem.Status.PENDING)
+                  .order_by("created_at").values_list("created_at", "attempts", "last_error").first())
+        counts["oldest_pending"] = None if oldest is None else {
+            "since": oldest[0].isoformat(), "attempts": oldest[1], "last_error": oldest[2][:300]}
+    failed = [{"kind": k, "key": key, "attempts": a, "error": e[:300], "at": at.isoformat() if at else None}
+              for k, key, a, e, at in OutboxItem.objects.filter(status=OutboxItem.Status.FAILED)
+              .order_by("-done_at", "-id").values_list("kind", "key", "attempts", "last_error", "done_at")
+              [:failed_shown]]
+    return {"kinds": dict(sorted(kinds.items())), "latest_failed": failed}
 
 
 def _imap_status() -> dict[str, Any] | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult
+from django.core.management import call_command
 
 from onfile import clock
 from onfile.channels.email.delivery import deliver_emails
@@ -13,6 +15,7 @@ from onfile.channels.email.forwarding import FORWARD, JOURNAL
 from onfile.ledger.models import Entry
 from onfile.outbox import queue
 from onfile.outbox.models import OutboxItem
+from onfile.status import collect_status
 
 from .conftest import FALLBACK, Phone, Relay
 from .conftest import JOURNAL as JOURNAL_ADDRESS
@@ -28,6 +31,12 @@ def test_a_relay_that_is_down_is_retried_later_then_delivered(relay_settings: An
         assert "unavailable" in item.last_error and item.next_attempt_at > clock.now()
     assert not Entry.objects.filter(kind__in=["email.forward_sent", "email.forward_failed"]).exists()
     assert deliver_emails() == 0  # backing off: not due yet
+    waiting = collect_status()["outbox"]["kinds"][FORWARD]  # visible: onfile status and the status page
+    assert waiting["pending"] == 1 and waiting["failed"] == 0
+    assert waiting["oldest_pending"]["attempts"] == 1 and "unavailable" in waiting["oldest_pending"]["last_error"]
+    out = StringIO()
+    call_command("status", stdout=out)
+    assert f"outbox {FORWARD}: 1 waiting" in out.getvalue() and "unavailable" in out.getvalue()
 
     server = Relay(port=relay_settings.SMTP_PORT).start()
     try:
@@ -49,6 +58,10 @@ def test_a_refusal_is_final_and_recorded(relay: Relay, phone: Phone) -> None:
     assert item.status == "failed" and "550" in item.last_error
     failed = Entry.objects.get(kind="email.forward_failed")
     assert '"code":550' in failed.attrs and FALLBACK not in failed.attrs
+    shown = collect_status()["outbox"]
+    assert shown["kinds"][FORWARD]["failed"] == 1
+    forward = [f for f in shown["latest_failed"] if f["kind"] == FORWARD]
+    assert len(forward) == 1 and "550" in forward[0]["error"] and forward[0]["attempts"] == 1
 
 
 def test_a_temporary_refusal_is_retried(relay: Relay, phone: Phone) -> None:

@@ -31,6 +31,17 @@ class Command(BaseCommand):
                 "available" if imap["available"] else f"UNAVAILABLE since {imap['since']}: {imap['error']}") + (
                 f"; {imap['too_large_alerts']} mail(s) too large, left on the server" if imap["too_large_alerts"]
                 else ""))
+        outbox = status["outbox"]
+        for kind, c in outbox["kinds"].items():
+            line = f"outbox {kind}: {c['pending']} waiting, {c['sending']} being sent, {c['failed']} FAILED"
+            oldest = c["oldest_pending"]
+            if oldest is not None:
+                line += f"; oldest waiting since {oldest['since']} ({oldest['attempts']} attempts)"
+                if oldest["last_error"]:
+                    line += f", last error: {oldest['last_error']}"
+            self.stdout.write(line)
+        for f in outbox["latest_failed"]:
+            self.stdout.write(f"  failed {f['kind']} {f['key']} after {f['attempts']} attempts: {f['error']}")
         for name, n in status["counts"].items():
             if name != "conversations_by_source":
                 self.stdout.write(f"{name}: {n}")
