@@ -163,3 +163,32 @@ def test_a_held_reply_that_cannot_be_sent_tells_its_sender(thread: Thread, relay
     failed = notices(relay, thread.staff.email)[-1]
     assert "could not be sent" in failed.get_body(("plain",)).get_content()
     assert "no WhatsApp number" in failed.get_body(("plain",)).get_content()
+
+
+def test_a_held_reply_is_shown_on_the_conversation_page_and_can_be_withdrawn(thread: Thread, phone: Phone,
+                                                                             replies: Any) -> None:
+    from django.test import Client
+
+    close_window(thread.conversation)
+    inbound.receive(reply_to(thread.forward, thread.staff.email, "Signed copy attached.",
+                             files=(("signed.pdf", "application/pdf", PDF),)), via="smtpd",
+                    envelope_from=thread.staff.email)
+    held = HeldReply.objects.get()
+    web = Client()
+    web.force_login(thread.staff)
+    page = web.get(f"/conversations/{thread.conversation.pk}/").content.decode()
+    assert 'id="held"' in page and "your text, signed.pdf" in page
+    cancel = f"/conversations/{thread.conversation.pk}/held/{held.pk}/cancel"
+    assert web.post(cancel).status_code == 302
+    assert HeldReply.objects.get().status == "cancelled"
+    entry = Entry.objects.get(kind="email.reply_cancelled")
+    assert entry.actor == thread.staff.actor and json.loads(entry.attrs)["capture"] == held.capture_seq
+    assert 'id="held"' not in web.get(f"/conversations/{thread.conversation.pk}/").content.decode()
+    web.post(cancel)  # a second time: said plainly, nothing recorded
+    assert Entry.objects.filter(kind="email.reply_cancelled").count() == 1
+    phone.send(type="text", text="Here I am")
+    assert not out_messages()  # withdrawn: never sent when the client writes
+    auditor = User.objects.create_user(email="audit@firm.example", password=None, role="auditor")
+    other = Client()
+    other.force_login(auditor)
+    assert other.post(cancel).status_code == 403

@@ -39,7 +39,8 @@ def patterns(resolver: URLResolver | None = None, prefix: str = "") -> list[tupl
 def concrete(route: str, ids: dict[str, int], name: str) -> str:
     target = ("media" if name == "media" else "client" if name.startswith("client") else
               "matter" if name.startswith("matter") else "conversation")
-    return "/" + route.replace("<int:pk>", str(ids[target])).lstrip("^").rstrip("$")
+    # A second id in the route (a held reply …) is any number: the conversation decides first.
+    return "/" + route.replace("<int:pk>", str(ids[target])).replace("<int:held>", "1").lstrip("^").rstrip("$")
 
 
 @pytest.fixture

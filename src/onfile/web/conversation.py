@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from onfile import access
 from onfile.accounts.models import Role, User
+from onfile.channels.email import holds
 from onfile.channels.whatsapp import receipts
 from onfile.channels.whatsapp.sending import Outgoing, SendError, do_send, templates, window_closes_at, window_open
 from onfile.conversations.actions import do_assign, do_create_client, do_create_matter, do_link_matter
@@ -114,6 +115,7 @@ def conversation_page(request: HttpRequest, pk: int) -> HttpResponse:
         "clients": access.visible_clients(request.user).filter(merged_into__isnull=True).order_by("name")[:500],
         "matters": access.visible_matters(request.user).filter(closed_at__isnull=True).order_by("reference")[:500],
         "notes": conversation.notes.select_related("author").order_by("at"),
+        "held": holds.waiting(conversation),
     })
 
 
@@ -142,6 +144,16 @@ def new_messages(request: HttpRequest, pk: int) -> HttpResponse:
         "can_change": access.can_change(request.user),
         "last_position": msgs[-1].position if msgs else after,
         "ticks": [{"m": m, "ticks": TICKS.get(m.status, "")} for m in recent_out]})
+
+
+@login_required
+@require_POST
+def cancel_held(request: HttpRequest, pk: int, held: int) -> HttpResponse:
+    """Withdraw a reply by email that waits for the client to reopen the window."""
+    conversation = conversation_to_change(request, pk)
+    with outcome(request, "Withdrawn: it will not be sent.", (LookupError,)):
+        holds.cancel(held, conversation, access.me(request).actor)
+    return redirect(reverse("conversation", args=[conversation.pk]) + "#held")
 
 
 def _back(conversation: Conversation) -> HttpResponse:

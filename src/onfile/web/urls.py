@@ -12,6 +12,7 @@ urlpatterns = [
     path("conversations/<int:pk>/assign", conversation.assign, name="conversation-assign"),
     path("conversations/<int:pk>/link", conversation.link, name="conversation-link"),
     path("conversations/<int:pk>/note", conversation.note, name="conversation-note"),
+    path("conversations/<int:pk>/held/<int:held>/cancel", conversation.cancel_held, name="conversation-held-cancel"),
     path("media/<int:pk>", conversation.media, name="media"),
     path("search/", search_page.search_page, name="search"),
     path("search/count/", search_page.search_count, name="search-count"),

@@ -214,6 +214,35 @@ def _failed(held: HeldReply, conversation: Conversation, user: User | None, reas
                                    held.original, {"parts": part_names(held_parts(held)), "reason": reason})
 
 
+# ---- seen and withdrawn from the conversation page ------------------------------------------------------
+
+
+def waiting(conversation: Conversation) -> list[dict[str, Any]]:
+    """The conversation's replies still held, for its page: who, when, what, until when."""
+    out = []
+    names = dict(User.objects.filter(pk__in=HeldReply.objects.filter(
+        conversation_id=conversation.pk, status=HeldReply.Status.HELD).values("user_id")).values_list("pk", "name"))
+    for held in HeldReply.objects.filter(conversation_id=conversation.pk, status=HeldReply.Status.HELD):
+        out.append({"id": held.pk, "user_id": held.user_id, "by": names.get(held.user_id) or f"user {held.user_id}",
+                    "at": held.held_at, "expires": held.held_at + timedelta(days=settings.EMAIL_HOLD_DAYS),
+                    "parts": part_names(held_parts(held))})
+    return out
+
+
+def cancel(held_id: int, conversation: Conversation, actor: str) -> None:
+    """Withdraw a held reply (it is never sent); ledgered ``email.reply_cancelled``. Raises
+    ``LookupError`` when it is not held any more (sent, expired or withdrawn meanwhile)."""
+    with transaction.atomic():
+        held = HeldReply.objects.filter(pk=held_id, conversation_id=conversation.pk).first()
+        # Claimed by a conditional update, like a release or an expiry at the same moment.
+        if held is None or not HeldReply.objects.filter(pk=held.pk, status=HeldReply.Status.HELD).update(
+                status=HeldReply.Status.CANCELLED):
+            raise LookupError("that reply is not held any more: it was sent, expired or withdrawn")
+        appended = append(NewEntry("email.reply_cancelled", actor, f"capture:{held.capture_seq}", {
+            "capture": held.capture_seq, "conversation": conversation.pk, "user": f"user:{held.user_id}"}))
+        HeldReply.objects.filter(pk=held.pk).update(closed_seq=appended.seq, original={})
+
+
 # ---- expiry (the worker) ---------------------------------------------------------------------------------
 
 

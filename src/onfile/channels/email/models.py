@@ -45,6 +45,7 @@ class HeldReply(models.Model):
         RELEASED = "released"
         EXPIRED = "expired"
         FAILED = "failed"  # could not be sent when the window reopened (the staff member was told)
+        CANCELLED = "cancelled"  # withdrawn from the conversation page before the client wrote
 
     conversation_id = models.BigIntegerField(db_index=True)
     user_id = models.BigIntegerField(help_text="the member of staff who replied")
