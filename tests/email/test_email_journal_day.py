@@ -158,7 +158,7 @@ def test_a_late_message_for_a_day_already_sent_goes_in_a_follow_up(day_mode: Any
     assert second["X-Archive-Part"] == "2" and second["Subject"].endswith(", part 2")
     assert second["X-Archive-Period-Start"] == first["X-Archive-Period-Start"]
     assert second["Message-ID"] != first["Message-ID"]
-    assert "recorded after part 1 was sent" in second.get_body(("plain",)).get_content()
+    assert "part 2 of this day" in second.get_body(("plain",)).get_content()
 
 
 def test_a_message_arriving_while_its_day_is_being_sent_is_not_lost(day_mode: Any, relay: Relay, phone: Phone,
@@ -233,6 +233,29 @@ def test_the_journal_mode_is_checked(settings: Any) -> None:
 
     settings.JOURNAL_MODE = "weekly"
     settings.JOURNAL_DAY_GRACE_MINUTES = -1
-    assert {m.id for m in check_email_grouping()} == {"onfile.E036", "onfile.E037"}
-    settings.JOURNAL_MODE, settings.JOURNAL_DAY_GRACE_MINUTES = "day", 30
+    settings.JOURNAL_MAX_MB = 0
+    assert {m.id for m in check_email_grouping()} == {"onfile.E036", "onfile.E037", "onfile.E039"}
+    settings.JOURNAL_MODE, settings.JOURNAL_DAY_GRACE_MINUTES, settings.JOURNAL_MAX_MB = "day", 30, 20
     assert check_email_grouping() == []
+
+
+def test_a_day_too_large_for_one_email_is_split_into_parts(day_mode: Any, relay: Relay, phone: Phone,
+                                                           clock: Clock) -> None:
+    """REQ-EML-2: size-based splitting. A file not fetched yet counts as 5 MB, so with a 1 MB
+    limit the photo is a part of its own and the second text joins the first part."""
+    day_mode.JOURNAL_MAX_MB = 1
+    first_wamid, _ = phone.send(type="text", text="the contract, page 1")
+    phone.send(type="image", caption="page 3, signed")
+    phone.send(type="text", text="and the last page")
+    assert fetch_media() == 1
+    first = Message.objects.get(wamid=first_wamid)
+    part_one, part_two = day_items()
+    assert len(part_one.payload["messages"]) == 2 and len(part_two.payload["messages"]) == 1
+    assert part_one.payload["bytes"] < 1 << 20 < part_two.payload["bytes"]
+    clock.to(end_of_day(first) + timedelta(minutes=31))
+    deliver_emails()
+    one, two = sorted(journals(relay), key=lambda m: str(m["X-Archive-Part"]))
+    assert (one["X-Archive-Part"], two["X-Archive-Part"]) == ("1", "2")
+    assert len(ids(one)) == 2 and len(ids(two)) == 1
+    assert [p.get_content_type() for p in two.walk()].count("image/png") == 1
+    assert "image/png" not in [p.get_content_type() for p in one.walk()]

@@ -65,14 +65,29 @@ def requested(entry_kind: str, message_key: str, attrs_contain: str = "") -> boo
     return entries.exists()
 
 
+UNKNOWN_MEDIA_BYTES = 5 << 20  # a file not fetched yet: WhatsApp's image limit, as a guess
+
+
+def estimated_bytes(message: Message) -> int:
+    """Roughly what the message adds to an email: its text twice (text and HTML parts) and its
+    files in base64. A file whose size is not known yet counts as UNKNOWN_MEDIA_BYTES."""
+    files = sum((a.size if a.size is not None else UNKNOWN_MEDIA_BYTES) for a in message.attachments.all())
+    return 2 * len(message.body.encode()) + 2_000 + files * 4 // 3
+
+
 def add(kind: str, tag: str, group: str, message: Message, *, entry_kind: str, due: datetime,
-        payload: dict[str, Any], attrs: dict[str, Any], open_until: datetime | None = None) -> str:
+        payload: dict[str, Any], attrs: dict[str, Any], open_until: datetime | None = None,
+        max_bytes: int | None = None) -> str:
     """Put the message in the group's open item, or open one due at ``due``; returns the item key.
 
     ``open_until``: the item accepts members only until then (a burst window); None: until it is
-    claimed (a day). Runs inside the caller's transaction, with the caller's record of the message.
+    claimed (a day). ``max_bytes``: a message that would take the item's estimated size over this
+    goes in a new part of the group instead (REQ-EML-2, size-based splitting; a message larger than
+    the limit on its own is a part of its own). Runs inside the caller's transaction, with the
+    caller's record of the message.
     """
     now = clock.now()
+    size = estimated_bytes(message) if max_bytes is not None else 0
     start = prefix(kind, tag, group)
     with transaction.atomic():
         candidates = OutboxItem.objects.select_for_update().filter(
@@ -81,10 +96,15 @@ def add(kind: str, tag: str, group: str, message: Message, *, entry_kind: str, d
             until = item.payload.get("until")
             if until and datetime.fromisoformat(until) <= now:
                 continue  # its window has closed: the message must not wait for it (nor extend it)
+            if max_bytes is not None and int(item.payload.get("bytes", 0)) + size > max_bytes:
+                continue  # full: this message starts the group's next part
             members = [*item.payload.get("messages", []), message.key]
+            grown = {**item.payload, "messages": members}
+            if max_bytes is not None:
+                grown["bytes"] = int(item.payload.get("bytes", 0)) + size
             # Conditional as well as locked: should a claim still have slipped in, the item is not touched.
             if not OutboxItem.objects.filter(pk=item.pk, status=OutboxItem.Status.PENDING, attempts=0).update(
-                    payload={**item.payload, "messages": members}):
+                    payload=grown):
                 continue
             append(NewEntry(entry_kind, ACTOR, f"message:{message.key}",
                             {"key": item.key, "message": message.key, "grouped": "joined", **attrs}))
@@ -92,7 +112,9 @@ def add(kind: str, tag: str, group: str, message: Message, *, entry_kind: str, d
         key = start + _hash(message.key, 16)
         seq = append(NewEntry(entry_kind, ACTOR, f"message:{message.key}",
                               {"key": key, "message": message.key, "grouped": "opened", **attrs})).seq
-        extra = {"until": open_until.isoformat()} if open_until is not None else {}
+        extra: dict[str, Any] = {"until": open_until.isoformat()} if open_until is not None else {}
+        if max_bytes is not None:
+            extra["bytes"] = size
         # enqueue's last argument is when the item is first due.
         queue.enqueue(key, kind, {"message": message.key, "messages": [message.key], **payload, **extra}, seq, due)
     return key

@@ -123,7 +123,7 @@ def check_inbound_transports(app_configs: Any = None, **kwargs: Any) -> list[Che
 
 @register("onfile")
 def check_email_grouping(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Journal granularity and envelope, burst window (ids onfile.E036…E038, W033)."""
+    """Journal granularity, size and envelope, burst window (ids onfile.E036…E039, W033)."""
     messages: list[CheckMessage] = []
     if settings.JOURNAL_MODE not in ("message", "day"):
         messages.append(Error(f"ONFILE_JOURNAL_MODE={settings.JOURNAL_MODE!r} is not 'message' or 'day'",
@@ -136,6 +136,10 @@ def check_email_grouping(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
         messages.append(Error(f"ONFILE_EMAIL_BURST_SECONDS={settings.EMAIL_BURST_SECONDS} is out of range",
                               id="onfile.E038", hint="0 (one email per message) to 3600: a client's message is held "
                                                      "that long at most before it is emailed."))
+    if not 1 <= settings.JOURNAL_MAX_MB <= 1024:
+        messages.append(Error(f"ONFILE_JOURNAL_MAX_MB={settings.JOURNAL_MAX_MB} is out of range", id="onfile.E039",
+                              hint="1 to 1024 MB: a conversation-day email is split into parts of about this size; "
+                                   "use the archive's or relay's message size limit."))
     if settings.JOURNAL_ENVELOPE and not settings.JOURNAL_ADDRESS:
         messages.append(Warning("ONFILE_JOURNAL_ENVELOPE is on but ONFILE_JOURNAL_ADDRESS is empty: nothing is "
                                 "journaled", id="onfile.W033", hint="Set the archive's journaling address."))

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 
 from onfile import clock
@@ -56,7 +57,8 @@ def queue_filing(message: Message) -> bool:
         conversation = message.conversation
         batches.add(FILE_DAY, "day", f"{conversation.key}\n{day.isoformat()}\n{matter.pk}\n{to.lower()}", message,
                     entry_kind=REQUESTED, due=journal_day.due(day), attrs={**attrs, "day": day.isoformat()},
-                    payload={"conversation": conversation.pk, "day": day.isoformat(), "to": to, "recipient": who})
+                    payload={"conversation": conversation.pk, "day": day.isoformat(), "to": to, "recipient": who},
+                    max_bytes=settings.JOURNAL_MAX_MB << 20)
         return True
     key = outbox_key(FILE, message.key)
     if OutboxItem.objects.filter(key=key).exists():

@@ -29,7 +29,8 @@ are folded at the ", " between values):
 ``X-Archive-Granularity``      ``conversation-day`` (the per-message journal has none: one record)
 ``X-Archive-Thread-Id``        ``conversation:ID``
 ``X-Archive-Period-Start/End`` ISO 8601 local midnight to midnight, with the UTC offset
-``X-Archive-Part``             1, or 2, 3 … for follow-ups of late messages
+``X-Archive-Part``             1, or 2, 3 … for follow-ups of late messages, and when a day's EML
+                               would exceed ``ONFILE_JOURNAL_MAX_MB`` (REQ-EML-2, size-based splitting)
 ``X-Archive-Record-Count``     how many messages this EML holds
 ``X-Archive-Record-Ids``       their message keys, comma-separated, in transcript order (REQ-EML-4)
 ``X-Archive-Leaf-Index``       the ledger entry (Merkle leaf index) of each, in the same order
@@ -90,7 +91,8 @@ def queue_day(message: Message) -> bool:
     conversation = message.conversation
     batches.add(JOURNAL_DAY, "day", f"{conversation.key}\n{day.isoformat()}", message, entry_kind=REQUESTED,
                 due=due(day), payload={"conversation": conversation.pk, "day": day.isoformat()},
-                attrs={"direction": message.direction, "day": day.isoformat()})
+                attrs={"direction": message.direction, "day": day.isoformat()},
+                max_bytes=settings.JOURNAL_MAX_MB << 20)
     return True
 
 
@@ -141,8 +143,8 @@ def build_day(day: DayBatch, *, message_id: str, recipients: list[str], media_wa
     heading = [f"WhatsApp conversation with {compose.client_label(conversation)} "
                f"({compose._one_line(conversation.recipient, 64) or 'no number'}){firm}",
                f"Period: {start:%d %b %Y %H:%M} to {end:%d %b %Y %H:%M} ({settings.TIME_ZONE})",
-               f"Messages: {len(messages)}" + (f" (part {day.part}: recorded after part {day.part - 1} was sent)"
-                                              if day.part > 1 else ""),
+               f"Messages: {len(messages)}" + (f" (part {day.part} of this day: the earlier parts were sent "
+                                              "or full)" if day.part > 1 else ""),
                "Participants: " + ", ".join(str(a) for a in [sender, *to])]
     if conversation.matter is not None:
         heading.insert(1, f"Matter: {conversation.matter.reference}")
