@@ -251,6 +251,8 @@ EMAIL_MAX_ATTACHMENT_MB = env_int("ONFILE_EMAIL_MAX_ATTACHMENT_MB", 10)  # large
 JOURNAL_ADDRESS = env_str("ONFILE_JOURNAL_ADDRESS")  # the archive's journaling address (compliance.md 2.5)
 # A conversation-day EML (journal or filing digest) is split into parts of about this size (REQ-EML-2).
 JOURNAL_MAX_MB = env_int("ONFILE_JOURNAL_MAX_MB", 20)
+# Domains a matter's filing address may be in (comma-separated; the document system's). Empty: any.
+FILING_DOMAINS = env_str("ONFILE_FILING_DOMAINS")
 # Journal granularity (REQ-EML-2): "message" (one EML per message) or "day" (one per conversation per day in
 # ONFILE_TIME_ZONE, sent ONFILE_JOURNAL_DAY_GRACE_MINUTES after the day ends; also the daily filing digests).
 JOURNAL_MODE = env_str("ONFILE_JOURNAL_MODE", "message").strip().lower()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from tests.web.helpers import FIXTURES, as_, deliver, text_now
 
@@ -186,15 +186,30 @@ def test_matters_are_opened_edited_closed_and_reopened(world: dict[str, Any]) ->
     sam = as_(world["people"]["sam"])
     sam.post(reverse("matter-new"), {"reference": "M-77", "title": "Probate"})
     matter = Matter.objects.get(reference="M-77")
-    sam.post(reverse("matter-edit", args=[matter.pk]), {"title": "Probate of J. Doe", "practice_area": "Private",
-                                                        "responsible": world["people"]["sam"].pk,
-                                                        "filing_address": "m77@dms.firm.example", "filing_mode": "day"})
-    page = sam.get(reverse("matter", args=[matter.pk])).content.decode()
+    # Where a matter's messages are filed is for compliance: a supervisor may not set it.
+    refused = sam.post(reverse("matter-edit", args=[matter.pk]), {"title": "Probate", "filing_address":
+                                                                  "me@gmail.example"}, follow=True)
+    assert "only administrators and compliance set where a matter is filed" in refused.content.decode()
+    assert 'name="filing_address"' not in sam.get(reverse("matter", args=[matter.pk])).content.decode()
+    sam.post(reverse("matter-edit", args=[matter.pk]), {"title": "Probate", "practice_area": "Private",
+                                                        "responsible": world["people"]["sam"].pk})
+    colp = as_(world["people"]["colp"])
+    colp.post(reverse("matter-edit", args=[matter.pk]), {"title": "Probate of J. Doe", "practice_area": "Private",
+                                                         "responsible": world["people"]["sam"].pk,
+                                                         "filing_address": "m77@dms.firm.example",
+                                                         "filing_mode": "day"})
+    page = colp.get(reverse("matter", args=[matter.pk])).content.decode()
     assert 'name="filing_address" type="email" value="m77@dms.firm.example"' in page
-    assert "daily digest to m77@dms.firm.example" in page
-    bad = sam.post(reverse("matter-edit", args=[matter.pk]), {"title": "x", "filing_address": "not an address"},
-                   follow=True)
+    assert "daily digest to m77@dms.firm.example" in sam.get(reverse("matter", args=[matter.pk])).content.decode()
+    bad = colp.post(reverse("matter-edit", args=[matter.pk]), {"title": "Probate of J. Doe", "responsible":
+                                                               world["people"]["sam"].pk,
+                                                               "filing_address": "not an address"}, follow=True)
     assert "is not an email address" in bad.content.decode()
+    with override_settings(FILING_DOMAINS="dms.firm.example"):
+        elsewhere = colp.post(reverse("matter-edit", args=[matter.pk]), {
+            "title": "Probate of J. Doe", "responsible": world["people"]["sam"].pk,
+            "filing_address": "files@gmail.example"}, follow=True)
+        assert "gmail.example is not a filing domain of the firm" in elsewhere.content.decode()
     sam.post(reverse("matter-edit", args=[matter.pk]), {"action": "close"})
     matter.refresh_from_db()
     assert matter.title == "Probate of J. Doe" and matter.closed_at is not None

@@ -6,6 +6,7 @@ one transaction, through ``actions._record`` — the same path ``onfile rebuild`
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -85,6 +86,12 @@ def _filing(matter: Matter, address: str | None, mode: str | None) -> tuple[str,
         except ValidationError:
             raise ActionError(f"{address!r} is not an email address: give the document system's filing "
                               "address for this matter, e.g. 1234.5678@filing.firm.example") from None
+        allowed = [d.strip().lower() for d in settings.FILING_DOMAINS.split(",") if d.strip()]
+        domain = address.rsplit("@", 1)[1].lower()
+        if address != matter.filing_address and allowed and domain not in allowed:
+            # Every message of the matter would go there: only the firm's document system may receive them.
+            raise ActionError(f"{domain} is not a filing domain of the firm ({', '.join(allowed)}): "
+                              "ONFILE_FILING_DOMAINS lists where matters may be filed")
     return address, mode
 
 

@@ -168,11 +168,16 @@ def matter_edit(request: HttpRequest, pk: int) -> HttpResponse:
             do_close_matter(matter, access.me(request).actor, reopen=action == "reopen")
         else:
             client = access.get_client(request.user, request.POST["client"]) if request.POST.get("client") else None
+            filing = {}
+            if access.can_manage_walls(request.user):  # where a matter's messages are sent: compliance decides
+                filing = {"filing_address": request.POST.get("filing_address"),
+                          "filing_mode": request.POST.get("filing_mode")}
+            elif (request.POST.get("filing_address", matter.filing_address).strip() != matter.filing_address
+                  or request.POST.get("filing_mode", matter.filing_mode) != matter.filing_mode):
+                raise ActionError("only administrators and compliance set where a matter is filed by email")
             do_update_matter(matter, access.me(request).actor, title=request.POST.get("title", ""), client=client,
                              responsible_id=_responsible(request.POST.get("responsible", "")),
-                             practice_area=request.POST.get("practice_area", ""),
-                             filing_address=request.POST.get("filing_address"),
-                             filing_mode=request.POST.get("filing_mode"))
+                             practice_area=request.POST.get("practice_area", ""), **filing)
     return redirect("matter", pk=matter.pk)
 
 
