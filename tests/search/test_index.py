@@ -10,7 +10,7 @@ from tests.search.conftest import World
 
 from onfile.conversations.models import Message
 from onfile.projection import rebuild
-from onfile.search import schema, search
+from onfile.search import SearchFilters, schema, search
 
 pytestmark = pytest.mark.django_db
 ON_SQLITE = connection.vendor == "sqlite"
@@ -91,6 +91,35 @@ def test_the_repair_runs_after_migrate(world: World) -> None:
         cursor.execute(f"DROP TRIGGER {schema.TRIGGERS[0]}")
     call_command("migrate", verbosity=0)
     assert schema.sqlite_triggers_missing(connection) == []
+
+
+@pytest.mark.skipif(not ON_SQLITE, reason="SQLite's covering index for sorting matches by time")
+def test_matches_are_sorted_through_the_covering_index_which_a_migrate_puts_back(world: World,
+                                                                                monkeypatch: Any) -> None:
+    from django.core.management import call_command
+
+    from onfile.search.engines import SqliteEngine
+
+    seen: list[str] = []
+    rows = SqliteEngine._rows
+
+    def spy(self: Any, sql: str, params: list[Any]) -> list[Any]:
+        seen.append(sql)
+        return rows(self, sql, params)
+
+    monkeypatch.setattr(SqliteEngine, "_rows", spy)
+    with_index = [h.message_id for h in search(world.fee_earner, "the", per_page=100).hits]
+    assert any(f"INDEXED BY {schema.ORDER_INDEX}" in sql for sql in seen)
+    seen.clear()
+    staff = [h.message_id for h in search(world.compliance, "the", SearchFilters(staff=world.fee_earner.pk),
+                                          per_page=100).hits]
+    assert staff and not any("INDEXED BY" in sql for sql in seen)  # the staff filter needs other columns
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {schema.ORDER_INDEX}")
+    connection.close()  # a new connection finds out again whether the index is there
+    assert [h.message_id for h in search(world.fee_earner, "the", per_page=100).hits] == with_index
+    call_command("migrate", verbosity=0)
+    assert schema.sqlite_order_index_exists(connection)
 
 
 @pytest.mark.skipif(ON_SQLITE, reason="PostgreSQL keeps the index in a generated column")

@@ -248,3 +248,15 @@ def test_without_counting_the_page_says_so_and_count_matches_counts_apart(world:
     assert facade.count_matches(world.fee_earner, "the") == (3, False)
     with pytest.raises(SearchError):
         facade.count_matches(world.fee_earner, "   ")
+
+
+def test_listed_and_sub_selected_conversations_find_the_same(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few visible conversations are written out in the query, many are sub-selected: same hits."""
+    listed = [h.message_id for h in search(world.fee_earner, "the", per_page=100).hits]
+    by_client = [h.message_id for h in search(world.fee_earner, "the", SearchFilters(client=world.alice_id),
+                                              per_page=100).hits]
+    monkeypatch.setattr(facade, "LISTED_CONVERSATIONS", 0)
+    assert [h.message_id for h in search(world.fee_earner, "the", per_page=100).hits] == listed
+    assert [h.message_id for h in search(world.fee_earner, "the", SearchFilters(client=world.alice_id),
+                                         per_page=100).hits] == by_client
+    assert listed and facade.count_matches(world.fee_earner, "the")[0] == len(listed)

@@ -10,7 +10,10 @@ up to date in Python would miss some of that. So the database maintains it:
   (language-neutral: clients write in many languages), kept in step by three triggers.
   Django rebuilds a table on SQLite for some schema changes (copy, drop, rename), and
   dropping the table drops its triggers: :func:`repair_sqlite` runs after every ``migrate``
-  and puts them back (and re-indexes, since rows may have changed meanwhile).
+  and puts them back (and re-indexes, since rows may have changed meanwhile). A covering index
+  ``search_message_order`` (id, sent_at, conversation, deleted) lets a search sort its matches
+  by time without reading each message's row (a word in 60,000 messages: 51 → 30 ms); the
+  same repair puts it back.
 - **PostgreSQL**: a stored generated ``tsvector`` column on the message table with a GIN
   index, under a text search configuration ``onfile_search``: ``simple`` (no stemming, no
   stop words: language-neutral) with ``unaccent`` in front when the extension can be had.
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 MESSAGE_TABLE = "conversations_message"
 FTS_TABLE = "search_message_fts"
 TRIGGERS = ("search_message_fts_insert", "search_message_fts_delete", "search_message_fts_update")
+ORDER_INDEX = "search_message_order"
+ORDER_INDEX_COLUMNS = ("id", "sent_at", "conversation_id", "deleted")
 PG_CONFIG = "onfile_search"
 PG_COLUMN = "search_tsv"
 PG_INDEX = "search_message_tsv"
@@ -75,6 +80,19 @@ def uninstall(connection: BaseDatabaseWrapper) -> None:
             cursor.execute(f"DROP INDEX IF EXISTS {PG_INDEX}")
             cursor.execute(f"ALTER TABLE {MESSAGE_TABLE} DROP COLUMN IF EXISTS {PG_COLUMN}")
             cursor.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {PG_CONFIG}")
+
+
+def install_order_index(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            columns = ", ".join(ORDER_INDEX_COLUMNS)
+            cursor.execute(f"CREATE INDEX IF NOT EXISTS {ORDER_INDEX} ON {MESSAGE_TABLE}({columns})")
+
+
+def sqlite_order_index_exists(connection: BaseDatabaseWrapper) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = %s", [ORDER_INDEX])
+        return cursor.fetchone() is not None
 
 
 def _install_sqlite(connection: BaseDatabaseWrapper) -> None:
@@ -128,6 +146,10 @@ def repair_sqlite(connection: BaseDatabaseWrapper) -> bool:
     """Put back triggers that a table rebuild by a migration dropped; True when it had to."""
     if connection.vendor != "sqlite" or not sqlite_index_exists(connection):
         return False
+    if not sqlite_order_index_exists(connection) and _applied(connection, "0002_order_index"):
+        log.warning("search: index %s was missing (a migration rebuilt %s); re-creating it", ORDER_INDEX,
+                    MESSAGE_TABLE)
+        install_order_index(connection)
     missing = sqlite_triggers_missing(connection)
     if not missing:
         return False
@@ -136,6 +158,12 @@ def repair_sqlite(connection: BaseDatabaseWrapper) -> bool:
     with transaction.atomic(using=connection.alias):
         _install_sqlite(connection)
     return True
+
+
+def _applied(connection: BaseDatabaseWrapper, name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM django_migrations WHERE app = 'search' AND name = %s", [name])
+        return cursor.fetchone() is not None
 
 
 def after_migrate(using: str = "default", **kwargs: Any) -> None:
