@@ -243,6 +243,7 @@ SMTP_SECURITY = env_str("ONFILE_SMTP_SECURITY", "starttls").strip().lower()  # n
 SMTP_PORT = env_int("ONFILE_SMTP_PORT", {"tls": 465, "none": 25}.get(SMTP_SECURITY, 587))
 SMTP_USER = env_str("ONFILE_SMTP_USER")
 SMTP_PASSWORD = env_secret("ONFILE_SMTP_PASSWORD")
+SMTP_CONNECTIONS = env_int("ONFILE_SMTP_CONNECTIONS", 4)  # relay sessions the worker sends over at once
 SMTP_TIMEOUT = env_int("ONFILE_SMTP_TIMEOUT", 20)  # seconds per SMTP step (below the outbox lease)
 EMAIL_FROM = env_str("ONFILE_EMAIL_FROM")
 EMAIL_FALLBACK = env_str("ONFILE_EMAIL_FALLBACK")  # when a conversation has no assignee and no team mailbox

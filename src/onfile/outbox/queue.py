@@ -30,14 +30,15 @@ def enqueue(key: str, kind: str, payload: dict[str, Any], created_seq: int, now:
 def claim(kind: str, now: datetime, limit: int = 10) -> list[OutboxItem]:
     due = Q(status=OutboxItem.Status.PENDING, next_attempt_at__lte=now) | Q(
         status=OutboxItem.Status.SENDING, lease_until__lt=now)
-    claimed = []
-    for pk in OutboxItem.objects.filter(due, kind=kind).order_by("next_attempt_at", "pk").values_list(
-            "pk", flat=True)[:limit]:
-        won = OutboxItem.objects.filter(due, pk=pk).update(
-            status=OutboxItem.Status.SENDING, lease_until=now + LEASE)
-        if won:  # nothing updated: another worker got there first
-            claimed.append(OutboxItem.objects.get(pk=pk))
-    return claimed
+    won: list[int] = []
+    with transaction.atomic():  # one commit for the batch, not one per item
+        for pk in OutboxItem.objects.filter(due, kind=kind).order_by("next_attempt_at", "pk").values_list(
+                "pk", flat=True)[:limit]:
+            if OutboxItem.objects.filter(due, pk=pk).update(status=OutboxItem.Status.SENDING,
+                                                           lease_until=now + LEASE):
+                won.append(pk)  # nothing updated: another worker got there first
+    by_pk = OutboxItem.objects.in_bulk(won)
+    return [by_pk[pk] for pk in won]
 
 
 def backoff(attempts: int, at_least: float = 0.0) -> timedelta:

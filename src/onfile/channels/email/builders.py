@@ -1,6 +1,6 @@
 """The outbox kinds and item shapes added after ``delivery.py``'s first two, and who builds each.
 
-``delivery.deliver_one`` claims, sends, retries and records every email item the same way; it
+``delivery.deliver`` claims, sends, retries and records every email item the same way; it
 asks :func:`handles` whether an item is one of these, and :func:`build` for its bytes:
 
 - ``email.journal_day`` — a conversation-day journal (``journal_day.py``);

@@ -75,4 +75,5 @@ def build(item: OutboxItem, media_wait: timedelta) -> compose.Built:
     own_id = compose.message_id(first.key)
     compose._common(msg, first, own_id, compose.thread_root(conversation, to))
     compose._assemble(msg, body.text, body.html, body.media)
-    return compose.Built(own_id, compose.envelope_sender(), [to], msg.as_bytes(policy=policy.SMTP))
+    return compose.Built(own_id, compose.envelope_sender(), [to], msg.as_bytes(policy=policy.SMTP),
+                         compose.thread_root(conversation, to))

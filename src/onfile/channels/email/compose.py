@@ -45,6 +45,7 @@ class Built:
     sender: str  # envelope MAIL FROM
     recipients: list[str]  # envelope RCPT TO
     data: bytes
+    thread: str = ""  # what must arrive in order (a conversation's thread); delivery keeps it on one session
 
 
 @dataclass
@@ -152,7 +153,8 @@ def _filename(attachment: Attachment, index: int) -> str:
 def _media(message: Message, limit: int | None, *, wait: bool) -> _Media:
     """The message's files: inline images, attachments, or links above ``limit`` bytes."""
     out = _Media()
-    for n, attachment in enumerate(message.attachments.order_by("pk"), start=1):
+    # .all() and a sort rather than order_by(): uses the batch's prefetched attachments (delivery.py).
+    for n, attachment in enumerate(sorted(message.attachments.all(), key=lambda a: a.pk), start=1):
         name = _filename(attachment, n)
         url = f"{settings.PUBLIC_URL}/media/{attachment.pk}"
         if attachment.blob_id is None:
@@ -260,7 +262,7 @@ def forward(message: Message, to: str, notice: str = "", *, wait_for_media: bool
     own_id = message_id(message.key, notice)
     _common(msg, message, own_id, thread_root(conversation, to), message_id(message.key) if notice else "")
     _assemble(msg, text, page, media)
-    return Built(own_id, envelope_sender(), [to], msg.as_bytes(policy=policy.SMTP))
+    return Built(own_id, envelope_sender(), [to], msg.as_bytes(policy=policy.SMTP), thread_root(conversation, to))
 
 
 # ---- journaling (compliance.md §2.5) ------------------------------------------------------------------
@@ -319,4 +321,4 @@ def journal(message: Message, *, wait_for_media: bool = True) -> Built:
     # Archives read the X-headers by machine: no folding (RFC 5322's hard limit is 998), since a
     # record id longer than a 78-character line would otherwise be folded before its first character.
     return Built(own_id, envelope_sender(), [settings.JOURNAL_ADDRESS],
-                 msg.as_bytes(policy=policy.SMTP.clone(max_line_length=998)))
+                 msg.as_bytes(policy=policy.SMTP.clone(max_line_length=998)), message.conversation.key)

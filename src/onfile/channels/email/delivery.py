@@ -1,10 +1,12 @@
 """The worker's side: deliver queued emails through the firm's SMTP relay (smtplib).
 
-One connection per batch. A relay that cannot be reached, or answers 4xx, leaves the item
-pending with backoff (``outbox.queue.retry_later``: attempts and the last error stay visible);
-a 5xx answer, or running out of attempts, is final and recorded as ``email.*_failed``. A
-delivery records ``email.forward_sent`` / ``email.journal_sent`` with the Message-ID and the
-relay's answer — for the journal, that answer is the delivery receipt.
+A batch of due items is sent over up to ``ONFILE_SMTP_CONNECTIONS`` relay sessions at once (the
+next emails are built while the relay answers; see ``_Senders``). A relay that cannot be
+reached, or answers 4xx, leaves the item pending with backoff (``outbox.queue.retry_later``:
+attempts and the last error stay visible); a 5xx answer, or running out of attempts, is final
+and recorded as ``email.*_failed``. A delivery records ``email.forward_sent`` /
+``email.journal_sent`` with the Message-ID and the relay's answer — for the journal, that answer
+is the delivery receipt.
 
 An item whose media is still being fetched from WhatsApp waits (without using up attempts) for
 at most ``MEDIA_WAIT``; after that it is sent with a link to the conversation instead.
@@ -16,8 +18,10 @@ with the same Message-ID: mail clients and archives fold the two into one.
 from __future__ import annotations
 
 import smtplib
+import zlib
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -64,7 +68,8 @@ class Relay:
                    settings.SMTP_PASSWORD, float(settings.SMTP_TIMEOUT))
 
     def _connect(self) -> smtplib.SMTP:
-        context = client_context()  # the system's CAs plus ONFILE_SMTP_CA_FILE; always verified
+        # The system's CAs plus ONFILE_SMTP_CA_FILE; always verified. Not needed for a plain relay.
+        context = client_context() if self.security in ("tls", "starttls") else None
         smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -137,14 +142,22 @@ def _postpone(item: OutboxItem, reason: str) -> None:
                                                  last_error=reason, next_attempt_at=clock.now() + MEDIA_POLL)
 
 
-def _build(item: OutboxItem) -> compose.Built:
+def _messages(keys: list[str]) -> dict[str, Message]:
+    """A batch's messages with what their emails show, in two queries instead of several per email."""
+    return Message.objects.select_related(
+        "conversation__client", "conversation__matter", "conversation__firm_number", "conversation__assignee",
+    ).prefetch_related("attachments").in_bulk(keys, field_name="key")
+
+
+def _build(item: OutboxItem, batch: dict[str, Message] | None = None) -> compose.Built:
     if builders.handles(item):  # conversation-days, filing, bursts (builders.py)
         return builders.build(item, MEDIA_WAIT)
     if item.kind in replymail.KINDS:  # bounces and notices of replies by email (replymail.py)
         return replymail.build(item)
-    message = Message.objects.select_related("conversation__client", "conversation__matter",
-                                             "conversation__firm_number", "conversation__assignee").get(
-        key=item.payload["message"])
+    message = (batch or {}).get(item.payload["message"]) or _messages([item.payload["message"]]).get(
+        item.payload["message"])
+    if message is None:
+        raise Message.DoesNotExist(item.payload["message"])
     waited_enough = clock.now() - (message.received_at or message.sent_at) > MEDIA_WAIT
     if item.kind == JOURNAL:
         return builders.journal(compose.journal(message, wait_for_media=not waited_enough))
@@ -160,41 +173,101 @@ def _record(kind: str, item: OutboxItem, attrs: dict[str, Any]) -> None:
                     {"key": item.key, "message": item.payload["message"], **attrs}))
 
 
-def deliver_one(item: OutboxItem, relay: Relay) -> str:
-    """Returns "sent", "retry", "waiting" or "failed"."""
-    now = clock.now()
-    base = ENTRY_KIND[item.kind]
+def _prepare(item: OutboxItem, now: datetime, batch: dict[str, Message]) -> compose.Built | str:
+    """The email's bytes, or the outcome when there is nothing to send ("waiting", "failed")."""
     try:
-        built = _build(item)
+        return _build(item, batch)
     except compose.MediaPending as exc:
         _postpone(item, str(exc))
         return "waiting"
     except Message.DoesNotExist:
         with transaction.atomic():
-            _record(f"{base}_failed", item, {"code": None, "error": "the message is no longer in the projection"})
+            _record(f"{ENTRY_KIND[item.kind]}_failed", item,
+                    {"code": None, "error": "the message is no longer in the projection"})
             queue.fail(item, "the message is no longer in the projection", now)
         return "failed"
-    try:
-        reply = relay.send(built.sender, built.recipients, built.data)
-    except RelayError as exc:
-        if exc.retryable and item.attempts + 1 < queue.MAX_ATTEMPTS:
-            queue.retry_later(item, str(exc), now)
+
+
+def _finish(item: OutboxItem, built: compose.Built, sent: str | RelayError, now: datetime) -> str:
+    """Record what the relay answered: the receipt, a retry later, or the final failure."""
+    base = ENTRY_KIND[item.kind]
+    if isinstance(sent, RelayError):
+        if sent.retryable and item.attempts + 1 < queue.MAX_ATTEMPTS:
+            queue.retry_later(item, str(sent), now)
             return "retry"
         with transaction.atomic():
             # The relay's text may name addresses: it stays in the outbox row, the ledger gets the code.
-            _record(f"{base}_failed", item, {"code": exc.code, "attempts": item.attempts + 1,
-                                             "error": "refused by the relay" if exc.code else "relay unavailable"})
-            queue.fail(item, str(exc), now)
+            _record(f"{base}_failed", item, {"code": sent.code, "attempts": item.attempts + 1,
+                                             "error": "refused by the relay" if sent.code else "relay unavailable"})
+            queue.fail(item, str(sent), now)
         return "failed"
     with transaction.atomic():
-        _record(f"{base}_sent", item, {"message_id": built.message_id, "reply": reply,
+        _record(f"{base}_sent", item, {"message_id": built.message_id, "reply": sent,
                                        **({"recipient": item.payload["recipient"]} if item.kind == FORWARD else {})})
-        queue.done(item, {"message_id": built.message_id, "reply": reply}, now)
+        queue.done(item, {"message_id": built.message_id, "reply": sent}, now)
     return "sent"
 
 
+class _Senders:
+    """Relay sessions on their own threads: while they wait for the relay's answers, the next
+    emails are built. Only ``Relay.send`` runs there — every database read and write (building,
+    the ledger entry, the outbox row) stays on the caller's thread. The emails of one thread (a
+    conversation in one mailbox) always take the same session, so they arrive in order."""
+
+    def __init__(self, connections: int) -> None:
+        self.lanes = [(ThreadPoolExecutor(max_workers=1, thread_name_prefix="onfile-smtp"), Relay.from_settings())
+                      for _ in range(connections)]
+
+    def submit(self, built: compose.Built) -> Future[str | RelayError]:
+        key = built.thread or ",".join(sorted(r.lower() for r in built.recipients))
+        lane = zlib.crc32(key.encode()) % len(self.lanes)
+        pool, relay = self.lanes[lane]
+        return pool.submit(_send, relay, built)
+
+    def close(self) -> None:
+        for pool, relay in self.lanes:
+            pool.shutdown(wait=True)
+            relay.close()  # a session never opened costs nothing
+
+
+def _send(relay: Relay, built: compose.Built) -> str | RelayError:
+    try:
+        return relay.send(built.sender, built.recipients, built.data)
+    except RelayError as exc:
+        return exc
+
+
 def deliver(kind: str, limit: int = 20) -> int:
-    return queue.drain(kind, clock.now(), Relay.from_settings, deliver_one, limit)
+    """Claim up to ``limit`` due items of ``kind`` and deliver them over ``ONFILE_SMTP_CONNECTIONS``
+    relay sessions (opened only when there is work)."""
+    now = clock.now()
+    items = queue.claim(kind, now, limit)
+    if not items:
+        return 0
+    senders = _Senders(max(1, min(settings.SMTP_CONNECTIONS, len(items))))
+    pending: dict[Future[str | RelayError], tuple[OutboxItem, compose.Built]] = {}
+
+    def record(done: set[Future[str | RelayError]]) -> None:
+        for future in done:
+            item, built = pending.pop(future)
+            _finish(item, built, future.result(), now)
+
+    batch = _messages([i.payload["message"] for i in items if i.kind in (FORWARD, JOURNAL) and not builders.handles(i)])
+    try:
+        for item in items:
+            built = _prepare(item, now, batch)
+            if not isinstance(built, str):
+                pending[senders.submit(built)] = (item, built)
+            finished = {f for f in pending if f.done()}
+            if finished:
+                record(finished)
+    finally:
+        # Whatever happened to a later item, the emails already handed to the relay are recorded.
+        while pending:
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            record(set(finished))
+        senders.close()
+    return len(items)
 
 
 def deliver_emails(limit: int = 20) -> int:

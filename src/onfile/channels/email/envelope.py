@@ -74,7 +74,8 @@ def wrap(built: compose.Built, journal_address: str) -> compose.Built:
     attached.set_content(original)  # message/rfc822, 7bit or 8bit as the original needs
     del attached["MIME-Version"]  # a body part, not a message
     report.attach(attached)
-    return compose.Built(own_id, compose.envelope_sender(), [journal_address], report.as_bytes(policy=POLICY))
+    return compose.Built(own_id, compose.envelope_sender(), [journal_address], report.as_bytes(policy=POLICY),
+                         built.thread)
 
 
 def maybe_wrap(built: compose.Built) -> compose.Built:
