@@ -103,3 +103,28 @@ def test_the_relay_login_is_used_and_a_refused_login_is_retried(relay_settings: 
     finally:
         server.stop()
     assert len(server.to(FALLBACK)) == 1
+
+
+def test_several_relay_sessions_keep_each_thread_in_order(relay: Relay, phone: Phone, settings: Any) -> None:
+    """ONFILE_SMTP_CONNECTIONS sessions send at once, but a conversation's emails to one mailbox
+    always take the same session: they arrive in the order the client wrote them."""
+    from onfile.channels.email import compose
+    from onfile.channels.email.delivery import _Senders
+
+    settings.SMTP_CONNECTIONS = 4
+    texts = [f"message {n}" for n in range(12)]
+    for text in texts:
+        phone.send(type="text", text=text)
+    assert deliver_emails(limit=50) == 24
+    forwards = relay.to(FALLBACK)
+    assert [m.get_body(("plain",)).get_content().count(t) > 0 for m, t in zip(forwards, texts, strict=True)] == \
+        [True] * 12
+    assert len(relay.to(JOURNAL_ADDRESS)) == 12
+    # Different threads spread over the sessions; one thread always takes the same one.
+    senders = _Senders(4)
+    try:
+        lanes = {senders.lane(compose.Built("", "", ["x@firm.example"], b"", f"<thread.{n}@firm>")) for n in range(40)}
+        same = {senders.lane(compose.Built("", "", [f"{n}@firm.example"], b"", "<one@firm>")) for n in range(10)}
+    finally:
+        senders.close()
+    assert len(lanes) > 1 and len(same) == 1

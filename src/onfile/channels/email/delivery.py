@@ -218,10 +218,12 @@ class _Senders:
         self.lanes = [(ThreadPoolExecutor(max_workers=1, thread_name_prefix="onfile-smtp"), Relay.from_settings())
                       for _ in range(connections)]
 
-    def submit(self, built: compose.Built) -> Future[str | RelayError]:
+    def lane(self, built: compose.Built) -> int:
         key = built.thread or ",".join(sorted(r.lower() for r in built.recipients))
-        lane = zlib.crc32(key.encode()) % len(self.lanes)
-        pool, relay = self.lanes[lane]
+        return zlib.crc32(key.encode()) % len(self.lanes)
+
+    def submit(self, built: compose.Built) -> Future[str | RelayError]:
+        pool, relay = self.lanes[self.lane(built)]
         return pool.submit(_send, relay, built)
 
     def close(self) -> None:
