@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import transaction
 
 from onfile import clock
-from onfile.channels.email import builders, compose, replymail
+from onfile.channels.email import builders, compose, replymail, tokens
 from onfile.channels.email.forwarding import ACTOR, FORWARD, JOURNAL
 from onfile.channels.email.tlsconf import client_context
 from onfile.conversations.models import Message
@@ -256,13 +256,14 @@ def deliver(kind: str, limit: int = 20) -> int:
 
     batch = _messages([i.payload["message"] for i in items if i.kind in (FORWARD, JOURNAL) and not builders.handles(i)])
     try:
-        for item in items:
-            built = _prepare(item, now, batch)
-            if not isinstance(built, str):
-                pending[senders.submit(built)] = (item, built)
-            finished = {f for f in pending if f.done()}
-            if finished:
-                record(finished)
+        with tokens.one_lookup_per_address():  # reply addresses: each account looked up once per batch
+            for item in items:
+                built = _prepare(item, now, batch)
+                if not isinstance(built, str):
+                    pending[senders.submit(built)] = (item, built)
+                finished = {f for f in pending if f.done()}
+                if finished:
+                    record(finished)
     finally:
         # Whatever happened to a later item, the emails already handed to the relay are recorded.
         while pending:

@@ -22,6 +22,9 @@ import base64
 import hmac
 import re
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -79,10 +82,33 @@ def issue(conversation_id: int, user_id: int | None, now: datetime | None = None
 def reply_address(conversation: Conversation, to: str) -> str:
     """The Reply-To of a forward to ``to``: bound to that member of staff when ``to`` is an
     active account's address, else to the conversation only (team mailbox, fallback)."""
+    return f"{LOCAL_PREFIX}{issue(conversation.pk, staff_of(to.strip().lower()))}@{settings.EMAIL_REPLY_DOMAIN}"
+
+
+_BATCH: ContextVar[dict[str, int | None] | None] = ContextVar("onfile_reply_staff", default=None)
+
+
+@contextmanager
+def one_lookup_per_address() -> Iterator[None]:
+    """While a batch of emails is built, each address's account is looked up once (delivery.py)."""
+    token = _BATCH.set({})
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+
+
+def staff_of(address: str) -> int | None:
+    """The active account with this address, if any."""
     from onfile.accounts.models import User
 
-    user = User.objects.filter(email__iexact=to.strip(), is_active=True).only("pk").first()
-    return f"{LOCAL_PREFIX}{issue(conversation.pk, user.pk if user else None)}@{settings.EMAIL_REPLY_DOMAIN}"
+    batch = _BATCH.get()
+    if batch is not None and address in batch:
+        return batch[address]
+    pk = User.objects.filter(email__iexact=address, is_active=True).values_list("pk", flat=True).first()
+    if batch is not None:
+        batch[address] = pk
+    return pk
 
 
 def find(addresses: list[str]) -> str:
