@@ -62,9 +62,8 @@ def fail(item: OutboxItem, error: str, now: datetime) -> None:
 
 
 def done(item: OutboxItem, result: dict[str, Any], now: datetime) -> None:
-    with transaction.atomic():
-        OutboxItem.objects.filter(pk=item.pk).update(status=OutboxItem.Status.DONE, result=result,
-                                                     attempts=item.attempts + 1, lease_until=None, done_at=now)
+    OutboxItem.objects.filter(pk=item.pk).update(status=OutboxItem.Status.DONE, result=result,
+                                                 attempts=item.attempts + 1, lease_until=None, done_at=now)
 
 
 def save_progress(item: OutboxItem, result: dict[str, Any]) -> None:

@@ -195,13 +195,13 @@ def _finish(item: OutboxItem, built: compose.Built, sent: str | RelayError, now:
         if sent.retryable and item.attempts + 1 < queue.MAX_ATTEMPTS:
             queue.retry_later(item, str(sent), now)
             return "retry"
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             # The relay's text may name addresses: it stays in the outbox row, the ledger gets the code.
             _record(f"{base}_failed", item, {"code": sent.code, "attempts": item.attempts + 1,
                                              "error": "refused by the relay" if sent.code else "relay unavailable"})
             queue.fail(item, str(sent), now)
         return "failed"
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         _record(f"{base}_sent", item, {"message_id": built.message_id, "reply": sent,
                                        **({"recipient": item.payload["recipient"]} if item.kind == FORWARD else {})})
         queue.done(item, {"message_id": built.message_id, "reply": sent}, now)
@@ -239,7 +239,7 @@ def _send(relay: Relay, built: compose.Built) -> str | RelayError:
         return exc
 
 
-def deliver(kind: str, limit: int = 20) -> int:
+def deliver(kind: str, limit: int = 100) -> int:
     """Claim up to ``limit`` due items of ``kind`` and deliver them over ``ONFILE_SMTP_CONNECTIONS``
     relay sessions (opened only when there is work)."""
     now = clock.now()
@@ -250,9 +250,11 @@ def deliver(kind: str, limit: int = 20) -> int:
     pending: dict[Future[str | RelayError], tuple[OutboxItem, compose.Built]] = {}
 
     def record(done: set[Future[str | RelayError]]) -> None:
-        for future in done:
-            item, built = pending.pop(future)
-            _finish(item, built, future.result(), now)
+        # One commit for what the relay answered meanwhile, not one per email.
+        with transaction.atomic():
+            for future in done:
+                item, built = pending.pop(future)
+                _finish(item, built, future.result(), now)
 
     batch = _messages([i.payload["message"] for i in items if i.kind in (FORWARD, JOURNAL) and not builders.handles(i)])
     try:
@@ -262,7 +264,7 @@ def deliver(kind: str, limit: int = 20) -> int:
                 if not isinstance(built, str):
                     pending[senders.submit(built)] = (item, built)
                 finished = {f for f in pending if f.done()}
-                if finished:
+                if len(finished) >= len(senders.lanes):
                     record(finished)
     finally:
         # Whatever happened to a later item, the emails already handed to the relay are recorded.
@@ -273,7 +275,7 @@ def deliver(kind: str, limit: int = 20) -> int:
     return len(items)
 
 
-def deliver_emails(limit: int = 20) -> int:
+def deliver_emails(limit: int = 100) -> int:
     """The worker's step: forwards first (people wait for them), then journal copies."""
     if not settings.SMTP_HOST:
         return 0
