@@ -128,3 +128,22 @@ def test_several_relay_sessions_keep_each_thread_in_order(relay: Relay, phone: P
     finally:
         senders.close()
     assert len(lanes) > 1 and len(same) == 1
+
+
+def test_a_slow_batch_gives_back_what_it_has_not_started(relay: Relay, phone: Phone,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past BATCH_SECONDS a batch takes no new item: the rest go back to the queue untried (no
+    attempt used), before their lease could run out and another worker claim them twice."""
+    from onfile.channels.email import delivery
+    from onfile.outbox.models import OutboxItem
+
+    monkeypatch.setattr(delivery, "BATCH_SECONDS", 0.0)
+    for n in range(3):
+        phone.send(type="text", text=f"slow {n}")
+    delivery.deliver(FORWARD)
+    states = sorted(OutboxItem.objects.filter(kind=FORWARD).values_list("status", "attempts", "lease_until"))
+    assert states == [("done", 1, None), ("pending", 0, None), ("pending", 0, None)]
+    delivery.deliver(FORWARD)
+    delivery.deliver(FORWARD)
+    assert set(OutboxItem.objects.filter(kind=FORWARD).values_list("status", flat=True)) == {"done"}
+    assert len(relay.to(FALLBACK)) == 3

@@ -41,6 +41,12 @@ def claim(kind: str, now: datetime, limit: int = 10) -> list[OutboxItem]:
     return [by_pk[pk] for pk in won]
 
 
+def release(items: list[OutboxItem]) -> None:
+    """Give claimed items back, untried (no attempt used): due again at once, for any worker."""
+    OutboxItem.objects.filter(pk__in=[i.pk for i in items], status=OutboxItem.Status.SENDING).update(
+        status=OutboxItem.Status.PENDING, lease_until=None)
+
+
 def backoff(attempts: int, at_least: float = 0.0) -> timedelta:
     seconds = max(at_least, min(3600.0, 2.0 ** attempts)) * (0.8 + 0.4 * random.random())
     return timedelta(seconds=seconds)

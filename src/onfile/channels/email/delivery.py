@@ -18,6 +18,7 @@ with the same Message-ID: mail clients and archives fold the two into one.
 from __future__ import annotations
 
 import smtplib
+import time
 import zlib
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ from onfile.outbox import queue
 from onfile.outbox.models import OutboxItem
 
 MEDIA_WAIT = timedelta(minutes=10)
+# A batch stops taking new items after this long, and a session has at most LANE_DEPTH emails
+# queued: every claimed item is sent or given back well within its lease (outbox.queue.LEASE).
+BATCH_SECONDS = 15.0
+LANE_DEPTH = 2
 MEDIA_POLL = timedelta(seconds=5)
 ENTRY_KIND = {FORWARD: "email.forward", JOURNAL: "email.journal", **builders.ENTRY_KIND,
               replymail.BOUNCE: "email.bounce", replymail.NOTICE: "email.notice"}
@@ -222,8 +227,8 @@ class _Senders:
         key = built.thread or ",".join(sorted(r.lower() for r in built.recipients))
         return zlib.crc32(key.encode()) % len(self.lanes)
 
-    def submit(self, built: compose.Built) -> Future[str | RelayError]:
-        pool, relay = self.lanes[self.lane(built)]
+    def submit(self, built: compose.Built, lane: int) -> Future[str | RelayError]:
+        pool, relay = self.lanes[lane]
         return pool.submit(_send, relay, built)
 
     def close(self) -> None:
@@ -247,22 +252,33 @@ def deliver(kind: str, limit: int = 100) -> int:
     if not items:
         return 0
     senders = _Senders(max(1, min(settings.SMTP_CONNECTIONS, len(items))))
-    pending: dict[Future[str | RelayError], tuple[OutboxItem, compose.Built]] = {}
+    pending: dict[Future[str | RelayError], tuple[OutboxItem, compose.Built, int]] = {}
 
     def record(done: set[Future[str | RelayError]]) -> None:
         # One commit for what the relay answered meanwhile, not one per email.
         with transaction.atomic():
             for future in done:
-                item, built = pending.pop(future)
+                item, built, _ = pending.pop(future)
                 _finish(item, built, future.result(), now)
 
     batch = _messages([i.payload["message"] for i in items if i.kind in (FORWARD, JOURNAL) and not builders.handles(i)])
+    started = time.monotonic()
     try:
         with tokens.one_lookup_per_address():  # reply addresses: each account looked up once per batch
-            for item in items:
+            for n, item in enumerate(items):
+                if n and time.monotonic() - started > BATCH_SECONDS:  # always at least one
+                    # A slow relay (large files): give the rest back before their lease runs out, so
+                    # that no other worker claims them while they are still in this batch.
+                    queue.release(items[n:])
+                    break
                 built = _prepare(item, now, batch)
-                if not isinstance(built, str):
-                    pending[senders.submit(built)] = (item, built)
+                if isinstance(built, str):
+                    continue
+                lane = senders.lane(built)
+                waiting = [f for f, (_, _, ln) in pending.items() if ln == lane]
+                if len(waiting) >= LANE_DEPTH:  # at most this many emails queued on one session
+                    wait(waiting, return_when=FIRST_COMPLETED)
+                pending[senders.submit(built, lane)] = (item, built, lane)
                 finished = {f for f in pending if f.done()}
                 if len(finished) >= len(senders.lanes):
                     record(finished)
