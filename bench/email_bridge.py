@@ -25,11 +25,11 @@ entry, which ``email.reply_sent`` links to its ``whatsapp.send_requested`` entri
 
     python bench/email_bridge.py                                    # SQLite, 2,000 messages per scenario
     python bench/email_bridge.py --messages 500 --replies 100 --burst 50
-    psql -h 127.0.0.1 -U postgres -c 'create database bench_email'
-    python bench/email_bridge.py --database-url postgresql://postgres@127.0.0.1:5432/bench_email
+    python bench/email_bridge.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
-The PostgreSQL database must be empty (``--reset-db`` empties it: drops and recreates its
-``public`` schema). Prints Markdown tables; writes everything to ``bench/out/email-<database>.json``.
+With ``--database-url``, a new database is made beside the one named (and dropped at exit), as
+``bench/archive.py`` does for every benchmark. Prints Markdown tables; writes everything to
+``bench/out/email-<database>.json``.
 """
 
 from __future__ import annotations
@@ -170,11 +170,9 @@ class LoadSampler:
 
 
 def setup(args: argparse.Namespace, sink_port: int, sim_url: str) -> str:
-    """A fresh data directory (and the given PostgreSQL database), onfile configured for the relay on
-    loopback, Django set up, the archive initialised. Returns a label."""
-    data = tempfile.mkdtemp(prefix="onfile-email-bench-", dir=os.environ.get("BENCH_TMP"))
+    """onfile configured for the relay on loopback, then a throw-away archive (``bench.archive``:
+    a temporary data directory and, on PostgreSQL, a new database, both removed at exit)."""
     os.environ.update({
-        "ONFILE_DATA_DIR": data, "ONFILE_LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "onfile.settings",
         "ONFILE_SMTP_HOST": "127.0.0.1", "ONFILE_SMTP_PORT": str(sink_port), "ONFILE_SMTP_SECURITY": "none",
         "ONFILE_EMAIL_FROM": FROM, "ONFILE_EMAIL_FALLBACK": FALLBACK, "ONFILE_EMAIL_DOMAIN": DOMAIN,
         "ONFILE_EMAIL_REPLY_DOMAIN": REPLY_DOMAIN, "ONFILE_EMAIL_MAX_ATTACHMENT_MB": "10",
@@ -184,29 +182,9 @@ def setup(args: argparse.Namespace, sink_port: int, sim_url: str) -> str:
         "ONFILE_WHATSAPP_WABA_ID": WABA})
     for name in ("ONFILE_CLOCK_OFFSET_FILE", "ONFILE_EMAIL_AUTHSERV_ID", "ONFILE_EMAIL_WINDOW_TEMPLATE"):
         os.environ.pop(name, None)
-    label = "SQLite (WAL, synchronous=FULL)"
-    if args.database_url:
-        import psycopg
+    from bench import archive
 
-        with psycopg.connect(args.database_url, autocommit=True) as conn:
-            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
-            if tables and tables[0]:
-                if not args.reset_db:
-                    raise SystemExit(f"{args.database_url} is not empty ({tables[0]} tables): give --reset-db to "
-                                     "empty it, or create a new database")
-                conn.execute("DROP SCHEMA public CASCADE")
-                conn.execute("CREATE SCHEMA public")
-        os.environ["ONFILE_DATABASE_URL"] = args.database_url
-        label = "PostgreSQL (synchronous_commit=on)"
-    else:
-        os.environ.pop("ONFILE_DATABASE_URL", None)
-    import django
-
-    django.setup()
-    from onfile.ops.install import initialise
-
-    initialise()
-    return label
+    return archive.setup(args.database_url)
 
 
 def webhook_body(message: dict[str, Any], wa_id: str, name: str) -> bytes:
@@ -701,7 +679,6 @@ def main() -> None:
                         help="only build a small archive (--messages) and measure replies")
     parser.add_argument("--skip-replies", action="store_true")
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--reset-db", action="store_true", help="empty the --database-url database first")
     args = parser.parse_args()
 
     from onfile.simulator import Simulator, parse_number
@@ -717,10 +694,8 @@ def main() -> None:
         raise SystemExit("the SMTP sink did not start")
     sim = Simulator(port=0, webhook_url="", app_secret=SECRET, access_token=TOKEN, status_delay_ms=10,
                     numbers=[parse_number(f"{PNID}:15550783881:Example Law")]).start()
-    data_dir = ""
     try:
         label = setup(args, sink_port, sim.url)
-        data_dir = os.environ["ONFILE_DATA_DIR"]
         fwd: list[dict[str, Any]] = []
         if args.skip_forwarding:
             make_messages(sim, args.messages, 1000, args.clients, 0, "")
@@ -742,19 +717,7 @@ def main() -> None:
         "load_samples": load.samples, "forwarding": fwd, "replies": rep, "report": text,
         "image_bytes": len(png()), "pdf_bytes": len(pdf()), "when": datetime.now().isoformat(timespec="seconds"),
         "relay": sink_stats(stats_path)}, indent=1))
-    from django.db import connections
-
-    connections.close_all()
     shutil.rmtree(stats_path.parent, ignore_errors=True)
-    if data_dir:
-        shutil.rmtree(data_dir, ignore_errors=True)
-    if args.database_url:  # the archive's keys are gone with its data directory: empty the database too
-        import psycopg
-
-        with psycopg.connect(args.database_url, autocommit=True) as conn:
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
-
 
 if __name__ == "__main__":
     main()
