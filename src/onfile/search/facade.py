@@ -22,7 +22,7 @@ from onfile import access
 from onfile.accounts.models import User
 from onfile.conversations.models import Attachment, ClientIdentity, Conversation, Message, Participant
 from onfile.search import snippets
-from onfile.search.engines import Found, Plan, Where, engine_for
+from onfile.search.engines import Engine, Found, Plan, Where, engine_for
 from onfile.search.query import ParsedQuery, SearchError, parse
 from onfile.search.types import ORDERS, SearchFilters, SearchHit, SearchPage
 
@@ -44,12 +44,9 @@ def search(user: Any, query: str, filters: SearchFilters | None = None, *, page:
     Raises :class:`SearchError` (a message to show the person) for an empty or unusable
     query, a bad filter or page; raises ``access.AccessDenied`` for someone not signed in.
     """
-    if not getattr(user, "is_authenticated", False):
-        raise access.AccessDenied("sign in to search")
-    filters = filters or SearchFilters()
+    _signed_in(user)
     _check_paging(page, per_page, order)
-    parsed = parse(query, settings.DEFAULT_REGION or None)
-    engine = engine_for(connection)
+    filters, parsed, engine = _begin(user, query, filters)
     plan = _plan(user, filters, parsed, order, page, per_page)
     found = engine.find(parsed, plan) if plan is not None else Found([], 0)
     has_next = len(found.ids) > per_page
@@ -68,11 +65,7 @@ def search(user: Any, query: str, filters: SearchFilters | None = None, *, page:
 def count_matches(user: Any, query: str, filters: SearchFilters | None = None) -> tuple[int, bool]:
     """``(total, exact)``: how many messages ``user`` may see match, counted up to COUNT_LIMIT
     (exact False: more than that). A search of its own: checked, narrowed and ledgered the same way."""
-    if not getattr(user, "is_authenticated", False):
-        raise access.AccessDenied("sign in to search")
-    filters = filters or SearchFilters()
-    parsed = parse(query, settings.DEFAULT_REGION or None)
-    engine = engine_for(connection)
+    filters, parsed, engine = _begin(user, query, filters)
     plan = _plan(user, filters, parsed, "newest", 1, 1)
     if plan is None:
         total, exact = 0, True
@@ -82,6 +75,17 @@ def count_matches(user: Any, query: str, filters: SearchFilters | None = None) -
     access.audit(user, "search", "search", {"query": parsed.text, "filters": filters.as_dict(), "results": total,
                                              "count_only": True})
     return total, exact
+
+
+def _signed_in(user: Any) -> None:
+    if not getattr(user, "is_authenticated", False):
+        raise access.AccessDenied("sign in to search")
+
+
+def _begin(user: Any, query: str, filters: SearchFilters | None) -> tuple[SearchFilters, ParsedQuery, Engine]:
+    """What every search starts with: someone signed in, the query read, the database's engine."""
+    _signed_in(user)
+    return filters or SearchFilters(), parse(query, settings.DEFAULT_REGION or None), engine_for(connection)
 
 
 def _check_paging(page: int, per_page: int, order: str) -> None:
