@@ -53,9 +53,11 @@ def environment(data_dir: Path, sim_port: int) -> dict[str, str]:
 
 
 def simulator_argv(env: dict[str, str], sim_port: int, webhook_url: str, data_dir: Path) -> list[str]:
+    # "--name=value": a generated secret may begin with "-" (token_urlsafe), which argparse would
+    # otherwise take for an option and refuse ("expected one argument") — the simulator would not start.
     return [sys.executable, "-m", "onfile.simulator", "--host", "127.0.0.1", "--port", str(sim_port),
-            "--webhook-url", webhook_url, "--app-secret", env["ONFILE_WHATSAPP_APP_SECRET"],
-            "--verify-token", env["ONFILE_WHATSAPP_VERIFY_TOKEN"],
-            "--access-token", env["ONFILE_WHATSAPP_ACCESS_TOKEN"],
+            f"--webhook-url={webhook_url}", f"--app-secret={env['ONFILE_WHATSAPP_APP_SECRET']}",
+            f"--verify-token={env['ONFILE_WHATSAPP_VERIFY_TOKEN']}",
+            f"--access-token={env['ONFILE_WHATSAPP_ACCESS_TOKEN']}",
             "--number", f"{DEMO_NUMBER_ID}:{DEMO_NUMBER.lstrip('+')}:{DEMO_NAME}", "--waba-id", DEMO_WABA,
             "--state-dir", str(data_dir / "simulator"), "--clock-file", env["ONFILE_CLOCK_OFFSET_FILE"]]
