@@ -71,9 +71,15 @@ class OidcProvider:
     accounts: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def add_account(self, login: str, email: str, groups: list[str], *, email_verified: bool = True,
-                    name: str = "") -> None:
+                    name: str = "", amr: list[str] | None = None, acr: str = "") -> None:
+        """``amr`` / ``acr``: what the ID tokens of this person's sign-ins report (RFC 8176 method
+        references, e.g. ``["pwd", "mfa"]``; an authentication context class); none by default."""
         self.accounts[login] = {"email": email, "email_verified": email_verified, "groups": groups,
                                 "name": name or login.title()}
+        if amr is not None:
+            self.accounts[login]["amr"] = amr
+        if acr:
+            self.accounts[login]["acr"] = acr
         tmp = self.accounts_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.accounts))
         tmp.replace(self.accounts_file)

@@ -234,6 +234,19 @@ OIDC_EMAIL_CLAIM = env_str("ONFILE_OIDC_EMAIL_CLAIM", "email")
 # The claim that must be true for the email to be trusted; empty: the provider's email is trusted as is.
 OIDC_EMAIL_VERIFIED_CLAIM = env_str("ONFILE_OIDC_EMAIL_VERIFIED_CLAIM", "email_verified")
 OIDC_BUTTON_LABEL = env_str("ONFILE_OIDC_BUTTON_LABEL", "single sign-on")
+# Whether the provider did two-factor, from the ID token: an `amr` (RFC 8176 authentication method
+# references) value below, or an `acr` below. Otherwise a role in TOTP_REQUIRED_ROLES goes through
+# onfile's own TOTP step after the provider. Only "mfa" by default: it is the one RFC 8176 value
+# that asserts more than one factor by itself, and what Entra ID sends after MFA. The others name a
+# single method (pwd, kba, pin; otp, sms, tel, hwk, swk, sc, pop; fpt, face, ...): "otp" or "sms"
+# alone is a passwordless one-time code (Entra's SMS or email sign-in), "hwk" alone a key without
+# proof of a PIN, so listing them would let one factor pass for two; "mca" means several channels,
+# not several factors.
+OIDC_MFA_AMR = env_list("ONFILE_OIDC_MFA_AMR", "mfa")
+# `acr` values (exact) that mean two-factor at this provider, e.g. Keycloak's level of the step-up
+# flow, or "http://schemas.openid.net/pape/policies/2007/06/multi-factor". None by default: acr
+# values are each provider's own.
+OIDC_MFA_ACR = env_list("ONFILE_OIDC_MFA_ACR")
 OIDC_ENABLED = bool(OIDC_ISSUER and OIDC_CLIENT_ID)
 
 # Email (onfile.channels.email): client messages forwarded to staff, and every message journaled to the

@@ -44,7 +44,8 @@ def test_the_authorization_request_uses_pkce_state_and_nonce(sso: OidcProvider, 
 
 
 def test_a_new_person_is_created_with_the_role_of_their_group(sso: OidcProvider, client: Client) -> None:
-    sso.add_account("carol", "Carol@Firm.example", ["everyone", "onfile-compliance"], name="Carol Jones")
+    sso.add_account("carol", "Carol@Firm.example", ["everyone", "onfile-compliance"], name="Carol Jones",
+                    amr=["pwd", "mfa"])
     response = _sso(client, sso, "carol")
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/").status_code == 200
@@ -55,13 +56,14 @@ def test_a_new_person_is_created_with_the_role_of_their_group(sso: OidcProvider,
     assert created.actor == f"sso:{sso.issuer}" and created.attrs["role"] == "compliance"
     assert [e.attrs["role"] for e in events("security.sso_provisioned")] == ["compliance"]
     [login] = events("security.sso_login")
-    assert login.attrs == {"user": user.pk, "issuer": sso.issuer, "role": "compliance"}
+    assert login.attrs == {"user": user.pk, "issuer": sso.issuer, "role": "compliance", "provider_mfa": True}
     assert login.personal is not None and login.personal["groups"] == ["everyone", "onfile-compliance"]
     assert client.session[auth.METHOD] == "sso"
 
 
 def test_a_compliance_officer_from_sso_needs_no_onfile_authenticator(sso: OidcProvider, client: Client) -> None:
-    sso.add_account("dora", "dora@firm.example", ["onfile-admins"])
+    # When the provider did MFA (amr "mfa"); without it, see test_sso_mfa.py.
+    sso.add_account("dora", "dora@firm.example", ["onfile-admins"], amr=["pwd", "mfa"])
     _sso(client, sso, "dora")
     assert client.get("/status/").status_code == 200  # an admin, signed in, no setup page
 
@@ -207,8 +209,8 @@ def test_an_answer_naming_another_issuer_is_refused(sso: OidcProvider, client: C
 
 
 def test_sso_for_a_local_admin_with_a_password_account(sso: OidcProvider, client: Client, admin: Any) -> None:
-    # An admin's local sign-in needs TOTP; through SSO the provider's own MFA applies.
-    sso.add_account("adm", admin.email, ["onfile-admins"])
+    # An admin's local sign-in needs TOTP; through SSO the provider's own MFA applies (amr "mfa").
+    sso.add_account("adm", admin.email, ["onfile-admins"], amr=["pwd", "mfa"])
     assert _sso(client, sso, "adm").status_code == 302
     assert client.get("/status/").status_code == 200
 

@@ -117,7 +117,8 @@ def test_repeated_failures_lock_the_account(onfile_server: LiveOnfile, page: Any
 
 def test_single_sign_on_maps_groups_to_roles(sso_server: LiveOnfile, page: Any, screenshot: Shot) -> None:
     assert sso_server.oidc is not None
-    sso_server.oidc.add_account("olivia", "olivia@firm.example", ["all-staff", "onfile-admins"], name="Olivia Admin")
+    sso_server.oidc.add_account("olivia", "olivia@firm.example", ["all-staff", "onfile-admins"], name="Olivia Admin",
+                                amr=["pwd", "mfa"])
     csp = _csp_errors(page)
     page.goto(sso_server.url + "/login/")
     screenshot(page, "sign-in-with-sso-button")

@@ -7,6 +7,9 @@
 // and is read again at every sign-in so that tests can add people while the provider runs.
 // Sign-in uses the library's development interactions: a login form that accepts any password
 // for a login that exists in accounts.json, then a consent form.
+// An account's optional "amr" (a list, RFC 8176) and "acr" say how its sign-in authenticated: like
+// a real provider, they reach the ID token from the sign-in (the session), not as account claims;
+// without them the ID token has no amr / acr.
 import fs from 'node:fs';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -33,14 +36,24 @@ const provider = new Provider(config.issuer, {
   cookies: { keys: [randomUUID()] },
   pkce: { required: () => true },
   scopes: ['openid', 'email', 'profile', 'groups'],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
+  claims: { openid: ['sub', 'amr', 'acr'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
   features: { devInteractions: { enabled: true } },
   async findAccount(ctx, id) {
     const account = accounts()[id];
     if (!account) return undefined;
-    return { accountId: id, async claims() { return { sub: id, ...account }; } };
+    const { amr, acr, ...claims } = account;
+    return { accountId: id, async claims() { return { sub: id, ...claims }; } };
   },
 });
+
+// The development login form finishes with { login: { accountId } }; add the account's amr / acr.
+const interactionFinished = provider.interactionFinished.bind(provider);
+provider.interactionFinished = async (req, res, result, options) => {
+  const account = result?.login ? accounts()[result.login.accountId] : undefined;
+  if (account?.amr) result.login.amr = account.amr;
+  if (account?.acr) result.login.acr = account.acr;
+  return interactionFinished(req, res, result, options);
+};
 
 const server = http.createServer(provider.callback());
 server.listen(config.port, '127.0.0.1', () => {

@@ -12,8 +12,10 @@ Between the steps the session holds a *pending* sign-in (user id, stage, time) a
 ``request.user`` stays anonymous: every page except the next step's still sends the person
 to the sign-in page. A pending sign-in lapses after ``PENDING_SECONDS``.
 
-Single sign-on (onfile.accounts.sso) ends in :func:`complete_login` too; the identity
-provider is responsible for its own second factor.
+Single sign-on (onfile.accounts.sso) ends in :func:`complete_login` too when the identity
+provider says it did two-factor (the ID token's ``amr``/``acr``), or the role does not require
+it; otherwise the provider's sign-in is the first factor and onfile's own TOTP step follows
+(:func:`start_second_step`), recorded as ``sso+totp``.
 """
 
 from __future__ import annotations
@@ -103,10 +105,26 @@ def _password_failed(request: HttpRequest, email: str, ip: str) -> bool:
     return account_lock is not None or ip_lock is not None
 
 
-def _set_pending(request: HttpRequest, user: User, stage: str, next_url: str) -> None:
+def _set_pending(request: HttpRequest, user: User, stage: str, next_url: str,
+                 first: str = "password") -> None:
     # A new session key before anything about the person is in the session (session fixation).
     request.session.cycle_key()
-    request.session[PENDING] = {"user": user.pk, "stage": stage, "at": time.time(), "next": next_url}
+    request.session[PENDING] = {"user": user.pk, "stage": stage, "at": time.time(), "next": next_url,
+                                "first": first}
+
+
+def start_second_step(request: HttpRequest, user: User, next_url: str, first: str) -> str:
+    """After a first factor that was not two-factor (``first``: "password", "sso"), for a role that
+    requires it: a pending sign-in at the code step, or at enrolment when no authenticator is set
+    up. Returns the stage ("code" or "enrol")."""
+    stage = "code" if twofactor.confirmed(user) is not None else "enrol"
+    _set_pending(request, user, stage, next_url, first)
+    return stage
+
+
+def _first_factor(request: HttpRequest) -> str:
+    pending: dict[str, Any] = request.session.get(PENDING) or {}
+    return str(pending.get("first") or "password")
 
 
 def pending_user(request: HttpRequest, stage: str) -> User | None:
@@ -134,7 +152,8 @@ def do_second_step(request: HttpRequest, code: str) -> twofactor.Verified:
     if user is None:
         raise twofactor.TwoFactorError("your sign-in took too long; start again")
     verified = twofactor.do_verify_second_factor(user, code, request)
-    complete_login(request, user, method=f"password+{verified.method}", mfa=True, next_url=pending_next(request))
+    complete_login(request, user, method=f"{_first_factor(request)}+{verified.method}", mfa=True,
+                   next_url=pending_next(request))
     return verified
 
 
@@ -143,7 +162,7 @@ def do_enrolment_step(request: HttpRequest, user: User, code: str) -> list[str]:
     factor). Returns the recovery codes to show once."""
     codes = twofactor.do_confirm_enrolment(user, code, request)
     if not request.user.is_authenticated:
-        complete_login(request, user, method="password+totp", mfa=True, next_url=pending_next(request))
+        complete_login(request, user, method=f"{_first_factor(request)}+totp", mfa=True, next_url=pending_next(request))
     else:
         request.session[MFA] = True
     return codes

@@ -19,6 +19,10 @@ The flow, and what each step guards against:
    (issuer, sub) — the provider's stable id — or, the first time, by verified email; it is
    created on first sign-in (just-in-time, ledgered); its role follows the groups at every
    sign-in (ledgered when it changes).
+4. Two-factor (:func:`provider_mfa`): the ID token's ``amr`` (RFC 8176) or ``acr`` says whether
+   the provider did it (``ONFILE_OIDC_MFA_AMR`` / ``ONFILE_OIDC_MFA_ACR``). When it did not and the
+   role requires two-factor (``TOTP_REQUIRED_ROLES``), the sign-in continues exactly as a local
+   password sign-in does: onfile's own TOTP step, or enrolment, before the session is signed in.
 
 Authlib does the OAuth 2.0 client work (the authorization URL, the PKCE challenge, the token
 request and its client authentication) and the ID token claim rules (``CodeIDToken``);
@@ -43,6 +47,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
 from django.conf import settings
+from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
@@ -51,8 +56,8 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from onfile.accounts import auth
 from onfile.accounts.actions import do_create_user
-from onfile.accounts.auth import complete_login
 from onfile.accounts.events import do_auth_event, request_details
 from onfile.accounts.models import Role, SsoIdentity, User
 from onfile.ledger.log import NewEntry, append
@@ -268,7 +273,8 @@ def _with_userinfo(meta: ProviderMetadata, claims: dict[str, Any], access_token:
     info = _get_json(meta.userinfo_endpoint, bearer=access_token)
     if info.get("sub") != claims.get("sub"):
         raise SsoError("userinfo", "the userinfo answer is about someone else (its sub differs from the ID token's)")
-    return {**info, **claims}
+    # How the person authenticated is the ID token's to say (amr and acr are ID token claims).
+    return {**{k: v for k, v in info.items() if k not in ("amr", "acr")}, **claims}
 
 
 # ---- roles and accounts ----------------------------------------------------------------------------
@@ -312,9 +318,29 @@ def _email_of(claims: Mapping[str, Any]) -> str:
     return email
 
 
+def provider_mfa(claims: Mapping[str, Any]) -> bool:
+    """Whether the ID token says the provider did two-factor: an ``amr`` value (a list, or one
+    string) in ``ONFILE_OIDC_MFA_AMR``, or an ``acr`` in ``ONFILE_OIDC_MFA_ACR``."""
+    amr = claims.get("amr")
+    if isinstance(amr, str):
+        methods = {amr}
+    elif isinstance(amr, list | tuple):
+        methods = {m for m in amr if isinstance(m, str)}
+    else:
+        methods = set()
+    if methods & set(settings.OIDC_MFA_AMR):
+        return True
+    acr = claims.get("acr")
+    return isinstance(acr, str) and acr in settings.OIDC_MFA_ACR
+
+
 def do_sso_login(request: HttpRequest, claims: Mapping[str, Any], next_url: str = "") -> User:
-    """Sign in the person the (validated) claims describe, creating or updating their account."""
+    """Sign in the person the (validated) claims describe, creating or updating their account.
+
+    Without two-factor at the provider, a role that requires it is sent on to onfile's own
+    second step (the pending sign-in of :mod:`onfile.accounts.auth`) instead of being signed in."""
     issuer, subject = str(claims["iss"]), str(claims["sub"])
+    mfa = provider_mfa(claims)
     groups = groups_of(claims)
     email = _email_of(claims)
     role = role_for(groups)
@@ -334,9 +360,25 @@ def do_sso_login(request: HttpRequest, claims: Mapping[str, Any], next_url: str 
         identity.last_login_at = timezone.now()
         identity.save(update_fields=["last_login_at"])
         do_auth_event("sso_login", actor=user.actor, subject=user.actor,
-                      attrs={"user": user.pk, "issuer": issuer, "role": role}, personal=personal)
-        complete_login(request, user, method="sso", mfa=True, next_url=next_url)
+                      attrs={"user": user.pk, "issuer": issuer, "role": role, "provider_mfa": mfa},
+                      personal=personal)
+        if mfa or not auth.requires_two_factor(user):
+            auth.complete_login(request, user, method="sso", mfa=mfa, next_url=next_url)
+        else:
+            _onfile_second_factor(request, user, next_url)
     return user
+
+
+def _onfile_second_factor(request: HttpRequest, user: User, next_url: str) -> None:
+    """As after a local password step: a pending sign-in at the code step (an authenticator is set
+    up) or at enrolment; ``request.user`` stays anonymous until it is completed, and the callback
+    view's redirect (``auth.take_next``) goes to that step."""
+    if request.user.is_authenticated:
+        # Someone else's session in this browser must not carry over into this person's pending
+        # sign-in (the setup page would otherwise be for the signed-in user).
+        logout(request)
+    stage = auth.start_second_step(request, user, next_url, first="sso")
+    request.session["onfile.auth.next"] = reverse("login-code" if stage == "code" else "two-factor-setup")
 
 
 def _link_or_create(issuer: str, subject: str, email: str, role: str, name: str,
