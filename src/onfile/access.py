@@ -25,16 +25,17 @@ must not learn that the matter exists.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet, PermissionDenied
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from onfile.accounts.models import Role, User
-from onfile.conversations.models import Client, Conversation, Matter, Message
+from onfile.conversations.models import Client, Conversation, FirmNumber, Matter, Message
 from onfile.ledger.actions import commit_sealed, do_record_access, seal_content
 from onfile.projection import EntryView, project
 
@@ -55,6 +56,7 @@ def walled_matters(user: User) -> QuerySet[Matter]:
     if user.role in SEE_THROUGH_WALLS:
         return Matter.objects.none()
     member = Matter.wall_members.through.objects.filter(user_id=user.pk).values("matter_id")
+    # wall_mode is indexed (matter_walled): walled matters are found without reading every matter.
     return Matter.objects.filter(
         Q(wall_mode="only") & ~Q(pk__in=member) | Q(wall_mode="except") & Q(pk__in=member))
 
@@ -67,19 +69,66 @@ def visible_conversations(user: Any) -> QuerySet[Conversation]:
     role = user.role
     if role in SEE_THROUGH_WALLS:
         return qs
-    if role == Role.SUPERVISOR:
-        grant = Q(assignee=user)
-        if user.team_id:
-            grant |= Q(assignee__team_id=user.team_id) | Q(firm_number__team_id=user.team_id)
-        qs = qs.filter(grant)
-    elif role == Role.FEE_EARNER:
-        grant = Q(assignee=user) | Q(firm_number__staff=user) | Q(matter__responsible=user)
-        if user.team_id:
-            grant |= Q(assignee__isnull=True) & Q(firm_number__team_id=user.team_id)
-        qs = qs.filter(grant)
-    elif role != Role.ADMIN:
+    grants = _grants(user)
+    if grants is None:
         return qs.none()
-    return qs.exclude(matter__in=walled_matters(user).values("pk"))
+    walled = walled_matters(user).values("pk")
+    if not grants:
+        return qs.exclude(matter__in=walled)
+    # Each grant is one indexed lookup, walls taken off each, and they are united — rather than
+    # one OR over joined tables, which the database can only answer by reading every
+    # conversation (PostgreSQL, a fee earner among 3,000 conversations: 4.5 → 1.3 ms).
+    first, *rest = (g.exclude(matter__in=walled).values("pk") for g in grants)
+    return qs.filter(pk__in=first.union(*rest, all=True) if rest else first)
+
+
+def _grants(user: User) -> list[QuerySet[Conversation]] | None:
+    """What the role grants before walls, as sets of conversations: [] = all, None = nothing."""
+    mine = Conversation.objects.filter
+    team = user.team_id
+    if user.role == Role.SUPERVISOR:
+        grants = [mine(assignee=user)]
+        if team:
+            grants += [mine(assignee__in=User.objects.filter(team_id=team).values("pk")),
+                       mine(firm_number__in=FirmNumber.objects.filter(team_id=team).values("pk"))]
+        return grants
+    if user.role == Role.FEE_EARNER:
+        grants = [mine(assignee=user), mine(firm_number__in=FirmNumber.objects.filter(staff=user).values("pk")),
+                  mine(matter__in=Matter.objects.filter(responsible=user).values("pk"))]
+        if team:  # the team inbox: unassigned conversations on the team's numbers
+            grants.append(mine(assignee__isnull=True,
+                               firm_number__in=FirmNumber.objects.filter(team_id=team).values("pk")))
+        return grants
+    return [] if user.role == Role.ADMIN else None
+
+
+def visible_conversations_sql(user: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """``visible_conversations(user)`` as SQL selecting their ids; None when ``user`` sees every
+    conversation (compliance, auditor).
+
+    For the search, which names them in its own statement. The statement is compiled once per
+    person, role and team (building it through the ORM costs more than running it); the rules
+    are still evaluated when it runs, so a wall set a moment ago counts.
+    """
+    if not _active(user):
+        return f"SELECT id FROM {Conversation._meta.db_table} WHERE 1 = 0", ()  # noqa: S608 (constant)
+    if user.role in SEE_THROUGH_WALLS:
+        return None
+    return _compiled_visible(connection.alias, user.pk, user.role, user.team_id)
+
+
+@lru_cache(maxsize=4096)
+def _compiled_visible(alias: str, user_id: int, role: str, team_id: int | None) -> tuple[str, tuple[Any, ...]]:
+    # Everything visible_conversations reads from the user is in the key.
+    person = User(pk=user_id, role=role, team_id=team_id, is_active=True)
+    qs = visible_conversations(person)
+    if not qs.query.where:
+        return f"SELECT id FROM {Conversation._meta.db_table}", ()  # noqa: S608 (constant)
+    try:
+        sql, params = qs.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return f"SELECT id FROM {Conversation._meta.db_table} WHERE 1 = 0", ()  # noqa: S608 (constant)
+    return sql, tuple(params)
 
 
 def visible_matters(user: Any) -> QuerySet[Matter]:

@@ -62,6 +62,10 @@ class Matter(models.Model):
     filing_mode = models.CharField(max_length=10, choices=[("message", "each message"), ("day", "daily digest")],
                                    default="message")
 
+    class Meta:
+        # The access layer finds walled matters on every read (access.walled_matters).
+        indexes = [models.Index(fields=["wall_mode"], name="matter_walled")]
+
     def __str__(self) -> str:
         return self.reference
 
@@ -108,6 +112,9 @@ class Conversation(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True, help_text="opens the 24-hour window")
     recipient = models.CharField(max_length=64, blank=True, help_text="E.164 number or BSUID to send to")
 
+    class Meta:
+        indexes = [models.Index(fields=["recipient"], name="conversation_recipient")]  # search by phone number
+
     def __str__(self) -> str:
         return self.title or self.key
 
@@ -124,6 +131,7 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "display_name"], name="unique_participant_name"),
         ]
+        indexes = [models.Index(fields=["phone"], name="participant_phone")]  # search by phone number
 
 
 class Message(models.Model):

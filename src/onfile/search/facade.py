@@ -1,21 +1,21 @@
 """``search()``: the one way into the index, for the web UI, the CLI and the API.
 
 It reads the query (query.py), asks the access layer which conversations the person may
-see (``onfile.access.visible_conversations`` — never a rule of its own), adds the filters,
-lets the database's engine find one page (engines.py), fills in the hits with one query and
-their snippets with another, and records the search in the ledger (who, what, how many).
+see (``onfile.access.visible_conversations_sql`` — never a rule of its own), adds the filters,
+lets the database's engine find one page with each hit's details and snippet (engines.py),
+and records the search in the ledger (who, what, how many).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from onfile import access
 from onfile.accounts.models import User
@@ -48,12 +48,12 @@ def search(user: Any, query: str, filters: SearchFilters | None = None, *, page:
     filters, parsed, engine = _begin(user, query, filters)
     plan = _plan(user, filters, parsed, order, page, per_page)
     found = engine.find(parsed, plan) if plan is not None else Found([], 0)
-    has_next = len(found.ids) > per_page
-    ids = found.ids[:per_page]
+    has_next = len(found.rows) > per_page
+    rows = found.rows[:per_page]
     counted = count or found.total is not None or not has_next
-    total, exact = (_total(found, plan, has_next, engine, parsed, len(ids)) if counted
-                    else (plan.offset + len(ids) if plan else 0, False))
-    hits = _hits(ids, parsed, engine) if ids else []
+    total, exact = (_total(found, plan, has_next, engine, parsed, len(rows)) if counted
+                    else (plan.offset + len(rows) if plan else 0, False))
+    hits = [_hit(row) for row in rows]
     access.audit(user, "search", "search", {"query": parsed.text, "filters": filters.as_dict(), "results": total,
                                              "page": page, **({} if counted else {"counted": False})})
     return SearchPage(query=parsed.text, filters=filters, order=order, page=page, per_page=per_page, hits=hits,
@@ -119,27 +119,27 @@ def _plan(user: Any, filters: SearchFilters, parsed: ParsedQuery, order: str, pa
           per_page: int) -> Plan | None:
     """Conditions on the message row ``m``; None when nothing can match (e.g. no access)."""
     _check_types(filters)
-    conversations = access.visible_conversations(user)
-    if filters.client is not None:
-        conversations = conversations.filter(client_id=filters.client)
-    if filters.matter is not None:
-        conversations = conversations.filter(matter_id=filters.matter)
-    if filters.firm_number is not None:
-        conversations = conversations.filter(firm_number_id=filters.firm_number)
     where = Where()
-    restricted = bool(conversations.query.where)
-    if restricted:
+    visible = access.visible_conversations_sql(user)  # None: every conversation
+    narrowed = _narrowed(filters, where)  # the conversations the filters name, if they name a few
+    ids: list[int] | None = None
+    if visible is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"{visible[0]} LIMIT {LISTED_CONVERSATIONS + 1}", visible[1])
+            ids = [row[0] for row in cursor.fetchall()]
+        if len(ids) > LISTED_CONVERSATIONS:  # too many to name: the access query becomes a sub-select
+            where.add(f"m.conversation_id IN ({visible[0]})", *visible[1])
+            ids = None
+    if narrowed is not None:
+        ids = narrowed if ids is None else sorted(set(ids).intersection(narrowed))
+    if ids is not None:
+        if not ids:
+            return None
         # A few conversations (a fee earner's, a client's) are written out: the planner then knows
         # how many messages they hold and picks its plan by that; behind a sub-select it guesses
         # (PostgreSQL, fee earner "contract" on 1 M messages: 29 → 6 ms; docs/benchmarks.md).
-        ids = list(conversations.order_by().values_list("pk", flat=True)[:LISTED_CONVERSATIONS + 1])
-        if not ids:
-            return None
-        if len(ids) <= LISTED_CONVERSATIONS:
-            where.add(f"m.conversation_id IN ({', '.join(str(int(i)) for i in ids)})")
-        else:
-            sql, params = conversations.values("pk").query.sql_with_params()
-            where.add(f"m.conversation_id IN ({sql})", *params)
+        where.add(f"m.conversation_id IN ({', '.join(str(int(i)) for i in ids)})")
+    restricted = bool(where.parts)
     if not access.can_see_originals(user):
         # Deleted by their sender: only compliance roles see the text (and so may find it).
         where.add("NOT m.deleted")
@@ -148,6 +148,22 @@ def _plan(user: Any, filters: SearchFilters, parsed: ParsedQuery, order: str, pa
     _message_filters(where, filters)
     phone_conversations = _phone_conversations(parsed) if parsed.is_phone else []
     return Plan(where, restricted, order, per_page + 1, (page - 1) * per_page, phone_conversations)
+
+
+def _narrowed(filters: SearchFilters, where: Where) -> list[int] | None:
+    """The conversations of the client, matter and firm number filters; None when there are no such
+    filters, or too many conversations to name (then they become a sub-select in ``where``)."""
+    named = {name: value for name, value in (("client_id", filters.client), ("matter_id", filters.matter),
+                                             ("firm_number_id", filters.firm_number)) if value is not None}
+    if not named:
+        return None
+    conversations = Conversation.objects.filter(**named).order_by().values_list("pk", flat=True)
+    ids = list(conversations[:LISTED_CONVERSATIONS + 1])
+    if len(ids) <= LISTED_CONVERSATIONS:
+        return ids
+    sql, params = conversations.query.sql_with_params()
+    where.add(f"m.conversation_id IN ({sql})", *params)
+    return None
 
 
 def _check_types(filters: SearchFilters) -> None:
@@ -214,39 +230,43 @@ def _message_filters(where: Where, filters: SearchFilters) -> None:
 
 def _phone_conversations(parsed: ParsedQuery) -> list[int]:
     """Conversations with the number: the client's, the one we write to, or a participant's."""
-    numbers = list(parsed.phones) + [p.lstrip("+") for p in parsed.phones]
-    clients = ClientIdentity.objects.filter(kind=ClientIdentity.Kind.PHONE, value__in=parsed.phones)
-    participants = Participant.objects.filter(phone__in=numbers)
-    found = Conversation.objects.filter(
-        Q(client_id__in=clients.values("client_id")) | Q(recipient__in=numbers)
-        | Q(pk__in=participants.values("conversation_id")))
-    return sorted(found.values_list("pk", flat=True))
+    phones = list(parsed.phones)
+    if not phones:
+        return []
+    numbers = phones + [p.lstrip("+") for p in phones]
+    # Three indexed lookups united (an OR over them would read every conversation).
+    sql = (f"SELECT id FROM {Conversation._meta.db_table} WHERE client_id IN (SELECT client_id FROM "  # noqa: S608
+           f"{ClientIdentity._meta.db_table} WHERE kind = %s AND value IN ({_marks(phones)})) "
+           f"UNION SELECT id FROM {Conversation._meta.db_table} WHERE recipient IN ({_marks(numbers)}) "
+           f"UNION SELECT conversation_id FROM {Participant._meta.db_table} WHERE phone IN ({_marks(numbers)})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ClientIdentity.Kind.PHONE.value, *phones, *numbers, *numbers])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _marks(values: list[str]) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 # ---- the hits ------------------------------------------------------------------------------------
 
 
-def _hits(ids: list[int], parsed: ParsedQuery, engine: Any) -> list[SearchHit]:
-    # Plain rows, not model instances: a page of hits is read on every search.
-    fields = ("id", "conversation_id", "sent_at", "direction", "type", "body", "sender_name", "sender_phone",
-              "conversation__title", "conversation__client_id", "conversation__client__name",
-              "conversation__matter_id", "conversation__matter__reference")
-    rows = {r[0]: r for r in (
-        Message.objects.filter(pk__in=ids).order_by()
-        .annotate(has_attachment=Exists(Attachment.objects.filter(message_id=OuterRef("pk"))))
-        .values_list(*fields, "has_attachment"))}
-    marked = engine.snippets(parsed, {i: rows[i][5] for i in ids if i in rows})
-    hits = []
-    for message_id in ids:
-        row = rows.get(message_id)
-        if row is None:  # deleted between the two queries (a disposition): not a hit any more
-            continue
-        (_, conversation_id, sent_at, direction, type_, body, sender_name, sender_phone, title, client_id,
-         client_name, matter_id, reference, has_attachment) = row
-        html, text = snippets.render(marked.get(message_id) or snippets.plain(body))
-        hits.append(SearchHit(
-            message_id=message_id, conversation_id=conversation_id, conversation_title=title, client_id=client_id,
-            client_name=client_name or "", matter_id=matter_id, matter_reference=reference or "", sent_at=sent_at,
-            direction=direction, type=type_, sender=sender_name or sender_phone, has_attachment=bool(has_attachment),
-            snippet_html=html, snippet_text=text))
-    return hits
+def _hit(row: tuple[Any, ...]) -> SearchHit:
+    (message_id, conversation_id, sent_at, direction, type_, body, sender_name, sender_phone, title, client_id,
+     client_name, matter_id, reference, has_attachment, marked) = row
+    html, text = snippets.render(marked or snippets.plain(body))
+    return SearchHit(
+        message_id=message_id, conversation_id=conversation_id, conversation_title=title, client_id=client_id,
+        client_name=client_name or "", matter_id=matter_id, matter_reference=reference or "",
+        sent_at=_aware(sent_at), direction=direction, type=type_, sender=sender_name or sender_phone,
+        has_attachment=bool(has_attachment), snippet_html=html, snippet_text=text)
+
+
+def _aware(value: datetime | str) -> datetime:
+    # The engines read rows with plain SQL: SQLite gives the stored UTC time without its zone.
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            raise ValueError(f"not a time: {value!r}")
+        value = parsed
+    return timezone.make_aware(value, UTC) if timezone.is_naive(value) else value
