@@ -51,3 +51,14 @@ def test_walls_and_roles_apply_to_phone_searches(world: World) -> None:
     assert hits(world.fee_earner, "07700 900123") == []
     assert hits(world.fee_earner, "07700 900999") == []
     assert len(hits(world.compliance, "07700 900123")) == 10
+
+
+def test_a_phone_search_pages_through_the_number_and_the_text_alike(world: World) -> None:
+    # The conversation of the number and the messages that spell it out are two parts of one
+    # result (PostgreSQL asks for them apart and unites them): pages must follow each other.
+    for user in (world.compliance, world.fee_earner):
+        everything = [h.message_id for h in hits(user, "07700 900123")]
+        paged = [h.message_id for page in range(1, 5) for h in search(user, "07700 900123", page=page,
+                                                                        per_page=3).hits]
+        assert paged == everything and len(set(everything)) == len(everything)
+        assert search(user, "07700 900123", per_page=3).total == len(everything)

@@ -284,18 +284,22 @@ class PostgresEngine:
             cursor.execute(sql, params)
             return list(cursor.fetchall())
 
-    def _condition(self, query: ParsedQuery, plan: Plan) -> tuple[str, list[Any]]:
+    def _arms(self, query: ParsedQuery, plan: Plan) -> list[tuple[str, list[Any]]]:
+        """Conditions whose matches together are the hits: the words; for a phone number also the
+        messages of the conversations with that number — a second arm, not an OR, so that each
+        is answered by its own index (an OR read every message of a fee earner's conversations)."""
         tsq, params = self.tsquery(query)
-        cond = f"m.{PG_COLUMN} @@ {tsq}"
+        arms = [(f"m.{PG_COLUMN} @@ {tsq} AND {plan.where.sql}", [*params, *plan.where.params])]
         if plan.phone_conversations:
-            cond = f"({cond} OR m.conversation_id = ANY(%s))"
-            params = [*params, list(plan.phone_conversations)]
-        return f"{cond} AND {plan.where.sql}", [*params, *plan.where.params]
+            marks = ", ".join(["%s"] * len(plan.phone_conversations))
+            arms.append((f"m.conversation_id IN ({marks}) AND {plan.where.sql}",
+                         [*plan.phone_conversations, *plan.where.params]))
+        return arms
 
     def find(self, query: ParsedQuery, plan: Plan) -> Found:
-        cond, params = self._condition(query, plan)
+        arms = self._arms(query, plan)
         rank, rank_params = "", list[Any]()
-        if plan.order in ORDER_SQL or plan.phone_conversations:
+        if plan.order in ORDER_SQL or len(arms) > 1:
             order = ORDER_SQL.get(plan.order, ORDER_SQL["newest"])
             outer = order.replace("m.", "p.")
         else:
@@ -303,15 +307,23 @@ class PostgresEngine:
             rank = f", ts_rank_cd(m.{PG_COLUMN}, {tsq}) AS rank"
             order = "rank DESC, m.sent_at DESC, m.id DESC"
             outer = "p.rank DESC, p.sent_at DESC, p.id DESC"
-        page = (f"SELECT m.id, m.sent_at{rank} FROM {MESSAGE_TABLE} m WHERE {cond} "
-                f"ORDER BY {order} LIMIT %s OFFSET %s")
+        if len(arms) == 1:
+            cond, params = arms[0]
+            page = (f"SELECT m.id, m.sent_at{rank} FROM {MESSAGE_TABLE} m WHERE {cond} "
+                    f"ORDER BY {order} LIMIT %s OFFSET %s")
+            params = [*rank_params, *params, plan.limit, plan.offset]
+        else:  # each arm's first rows, then the page of their union
+            page = (" UNION ".join(f"(SELECT m.id, m.sent_at FROM {MESSAGE_TABLE} m WHERE {cond} ORDER BY {order} "
+                                   "LIMIT %s)" for cond, _ in arms)
+                    + f" ORDER BY {order.replace('m.', '')} LIMIT %s OFFSET %s")
+            params = [v for cond, arm_params in arms for v in (*arm_params, plan.limit + plan.offset)]
+            params += [plan.limit, plan.offset]
         # The page, its details and its snippets in one statement: the inner query finds the page
         # as the direct query would; the outer one reads at most a page of rows by their key.
         tsq, headline_params = self.tsquery(query)
         sql = (f"SELECT {_DETAILS_SQL}, ts_headline('{PG_CONFIG}', translate(m.body, '<>', %s), {tsq}, %s) "
                f"FROM ({page}) p JOIN {MESSAGE_TABLE} m ON m.id = p.id{_DETAILS_JOINS} ORDER BY {outer}")
-        rows = self._rows(sql, [_PG_HIDE, *headline_params, _HEADLINE, *rank_params, *params, plan.limit,
-                                plan.offset])
+        rows = self._rows(sql, [_PG_HIDE, *headline_params, _HEADLINE, *params])
         return Found([(*row[:-1], self._marked(row[-1], row[5])) for row in rows])
 
     @staticmethod
@@ -322,9 +334,10 @@ class PostgresEngine:
         return _ellipses(text, body)
 
     def count(self, query: ParsedQuery, plan: Plan, limit: int) -> int:
-        cond, params = self._condition(query, plan)
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM {MESSAGE_TABLE} m WHERE {cond} LIMIT %s) AS hits"
-        return int(self._rows(sql, [*params, limit])[0][0])
+        arms = self._arms(query, plan)
+        union = " UNION ".join(f"(SELECT m.id FROM {MESSAGE_TABLE} m WHERE {cond})" for cond, _ in arms)
+        sql = f"SELECT count(*) FROM ({union} LIMIT %s) AS hits"
+        return int(self._rows(sql, [*(v for _, params in arms for v in params), limit])[0][0])
 
 
 def _ellipses(marked: str, body: str) -> str:

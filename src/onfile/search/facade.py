@@ -147,6 +147,8 @@ def _plan(user: Any, filters: SearchFilters, parsed: ParsedQuery, order: str, pa
     _dates(where, filters.sent_from, filters.sent_to)
     _message_filters(where, filters)
     phone_conversations = _phone_conversations(parsed) if parsed.is_phone else []
+    if phone_conversations and ids is not None:  # only those the person may see (and the filters name)
+        phone_conversations = sorted(set(phone_conversations).intersection(ids))
     return Plan(where, restricted, order, per_page + 1, (page - 1) * per_page, phone_conversations)
 
 
