@@ -33,18 +33,30 @@ from onfile.search.schema import (
 _COLUMN = re.compile(r"\bm\.(\w+)")  # a column of the message row in a plan's conditions
 ORDER_SQL = {"newest": "m.sent_at DESC, m.id DESC", "oldest": "m.sent_at ASC, m.id ASC"}
 
-# What a hit shows, read in the statement that finds the page (PostgreSQL) or right after it
-# (SQLite): one round trip instead of an ORM query per page (PostgreSQL: 3.7 ms → part of the page).
+# What a hit shows: the message's own columns, read with the page (PostgreSQL: in the page's
+# statement, the snippet too; SQLite: right after it), then its conversation's, for the few
+# conversations on the page (a join in the page's statement cost more to plan than it saved).
 DETAILS = ("id", "conversation_id", "sent_at", "direction", "type", "body", "sender_name", "sender_phone",
            "conversation_title", "client_id", "client_name", "matter_id", "matter_reference", "has_attachment")
-_DETAILS_SQL = (
-    "m.id, m.conversation_id, m.sent_at, m.direction, m.type, m.body, m.sender_name, m.sender_phone, c.title, "
-    f"c.client_id, cl.name, c.matter_id, mt.reference, EXISTS (SELECT 1 FROM {Attachment._meta.db_table} a "
-    "WHERE a.message_id = m.id)")
-_DETAILS_JOINS = (
-    f" JOIN {Conversation._meta.db_table} c ON c.id = m.conversation_id"
-    f" LEFT JOIN {Client._meta.db_table} cl ON cl.id = c.client_id"
-    f" LEFT JOIN {Matter._meta.db_table} mt ON mt.id = c.matter_id")
+_MESSAGE_COLUMNS = ("id", "conversation_id", "sent_at", "direction", "type", "body", "sender_name", "sender_phone")
+_MESSAGE_SQL = ", ".join(f"m.{c}" for c in _MESSAGE_COLUMNS)
+_HAS_ATTACHMENT = f"EXISTS (SELECT 1 FROM {Attachment._meta.db_table} a WHERE a.message_id = {{}}.id)"
+# Scalar sub-selects, not joins: a statement about a page's few conversations is planned in less time.
+_CONVERSATIONS_SQL = (
+    f"SELECT c.id, c.title, c.client_id, (SELECT name FROM {Client._meta.db_table} WHERE id = c.client_id), "
+    f"c.matter_id, (SELECT reference FROM {Matter._meta.db_table} WHERE id = c.matter_id) "
+    f"FROM {Conversation._meta.db_table} c WHERE c.id IN ({{}})")
+
+
+def _with_conversations(connection: BaseDatabaseWrapper, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows of (the _MESSAGE_SQL columns, marked snippet) → rows of DETAILS and the marked snippet."""
+    if not rows:
+        return []
+    ids = sorted({row[1] for row in rows})
+    with connection.cursor() as cursor:
+        cursor.execute(_CONVERSATIONS_SQL.format(", ".join(["%s"] * len(ids))), ids)
+        conversations = {row[0]: row[1:] for row in cursor.fetchall()}
+    return [(*row[:8], *conversations.get(row[1], ("", None, "", None, "")), row[8], row[9]) for row in rows]
 
 
 @dataclass
@@ -238,14 +250,14 @@ class SqliteEngine:
         if not ids:
             return []
         marks = ", ".join(["%s"] * len(ids))
-        rows = {r[0]: r for r in self._rows(
-            f"SELECT {_DETAILS_SQL} FROM {MESSAGE_TABLE} m{_DETAILS_JOINS} WHERE m.id IN ({marks})", ids)}
+        sql = f"SELECT {_MESSAGE_SQL}, {_HAS_ATTACHMENT.format('m')} FROM {MESSAGE_TABLE} m WHERE m.id IN ({marks})"
+        rows = {r[0]: r for r in self._rows(sql, ids)}
         # snippet() needs the index's own query (a join would make it the inner loop): a second statement.
         sql = (f"SELECT rowid, snippet({FTS_TABLE}, 0, %s, %s, %s, 24) FROM {FTS_TABLE} "
                f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({marks})")
         marked = dict(self._rows(sql, [snippets.START, snippets.STOP, snippets.ELLIPSIS, self.match(query), *ids]))
         # A message deleted since the page was found (a disposition) is not a hit any more.
-        return [(*rows[i], marked.get(i)) for i in ids if i in rows]
+        return _with_conversations(self.connection, [(*rows[i], marked.get(i)) for i in ids if i in rows])
 
 
 # ---- PostgreSQL ------------------------------------------------------------------------------------
@@ -298,33 +310,36 @@ class PostgresEngine:
 
     def find(self, query: ParsedQuery, plan: Plan) -> Found:
         arms = self._arms(query, plan)
-        rank, rank_params = "", list[Any]()
-        if plan.order in ORDER_SQL or len(arms) > 1:
-            order = ORDER_SQL.get(plan.order, ORDER_SQL["newest"])
-            outer = order.replace("m.", "p.")
-        else:
-            tsq, rank_params = self.tsquery(query)
-            rank = f", ts_rank_cd(m.{PG_COLUMN}, {tsq}) AS rank"
-            order = "rank DESC, m.sent_at DESC, m.id DESC"
-            outer = "p.rank DESC, p.sent_at DESC, p.id DESC"
-        if len(arms) == 1:
-            cond, params = arms[0]
-            page = (f"SELECT m.id, m.sent_at{rank} FROM {MESSAGE_TABLE} m WHERE {cond} "
-                    f"ORDER BY {order} LIMIT %s OFFSET %s")
-            params = [*rank_params, *params, plan.limit, plan.offset]
-        else:  # each arm's first rows, then the page of their union
-            page = (" UNION ".join(f"(SELECT m.id, m.sent_at FROM {MESSAGE_TABLE} m WHERE {cond} ORDER BY {order} "
-                                   "LIMIT %s)" for cond, _ in arms)
-                    + f" ORDER BY {order.replace('m.', '')} LIMIT %s OFFSET %s")
-            params = [v for cond, arm_params in arms for v in (*arm_params, plan.limit + plan.offset)]
-            params += [plan.limit, plan.offset]
-        # The page, its details and its snippets in one statement: the inner query finds the page
-        # as the direct query would; the outer one reads at most a page of rows by their key.
+        # The snippet is a column of the page's statement: PostgreSQL works such an expensive column
+        # out after the sort and the limit, for the page's rows only.
         tsq, headline_params = self.tsquery(query)
-        sql = (f"SELECT {_DETAILS_SQL}, ts_headline('{PG_CONFIG}', translate(m.body, '<>', %s), {tsq}, %s) "
-               f"FROM ({page}) p JOIN {MESSAGE_TABLE} m ON m.id = p.id{_DETAILS_JOINS} ORDER BY {outer}")
-        rows = self._rows(sql, [_PG_HIDE, *headline_params, _HEADLINE, *params])
-        return Found([(*row[:-1], self._marked(row[-1], row[5])) for row in rows])
+        columns = f"{_MESSAGE_SQL}, ts_headline('{PG_CONFIG}', translate(m.body, '<>', %s), {tsq}, %s) AS marked"
+        params: list[Any] = [_PG_HIDE, *headline_params, _HEADLINE]
+        order = ORDER_SQL.get(plan.order, ORDER_SQL["newest"])
+        if len(arms) == 1 and plan.order not in ORDER_SQL:  # relevance
+            rank_sql, rank_params = self.tsquery(query)
+            cond, cond_params = arms[0]
+            page = (f"SELECT {columns}, ts_rank_cd(m.{PG_COLUMN}, {rank_sql}) AS rank FROM {MESSAGE_TABLE} m "
+                    f"WHERE {cond} ORDER BY rank DESC, {order} LIMIT %s OFFSET %s")
+            params += [*rank_params, *cond_params, plan.limit, plan.offset]
+            order = f"rank DESC, {order}"
+        elif len(arms) == 1:
+            cond, cond_params = arms[0]
+            page = f"SELECT {columns} FROM {MESSAGE_TABLE} m WHERE {cond} ORDER BY {order} LIMIT %s OFFSET %s"
+            params += [*cond_params, plan.limit, plan.offset]
+        else:  # each arm's first rows, then the page of their union
+            union = (" UNION ".join(f"(SELECT m.id, m.sent_at FROM {MESSAGE_TABLE} m WHERE {cond} ORDER BY {order} "
+                                    "LIMIT %s)" for cond, _ in arms)
+                     + f" ORDER BY {order.replace('m.', '')} LIMIT %s OFFSET %s")
+            page = f"SELECT {columns} FROM ({union}) u JOIN {MESSAGE_TABLE} m ON m.id = u.id"
+            params += [v for _, arm_params in arms for v in (*arm_params, plan.limit + plan.offset)]
+            params += [plan.limit, plan.offset]
+        # Whether each has an attachment, asked of the page's rows only (inside, PostgreSQL would
+        # read every attachment to answer it for every match).
+        sql = (f"SELECT {', '.join(f'p.{c}' for c in _MESSAGE_COLUMNS)}, {_HAS_ATTACHMENT.format('p')}, p.marked "
+               f"FROM ({page}) p ORDER BY {order.replace('m.', 'p.').replace('rank', 'p.rank')}")
+        rows = [(*row[:9], self._marked(row[9], row[5])) for row in self._rows(sql, params)]
+        return Found(_with_conversations(self.connection, rows))
 
     @staticmethod
     def _marked(headline: str, body: str) -> str | None:
