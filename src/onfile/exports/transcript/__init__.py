@@ -9,10 +9,17 @@ caller (``onfile.exports.conversation``) does both, in one place.
 Characters no installed font can draw are written out (``glyphs.py``), never drawn as boxes.
 WeasyPrint fetches nothing: only ``data:`` URLs are allowed, so a message cannot make the
 renderer read a local file or reach the network.
+
+Nearly all the time goes to WeasyPrint, in Python, per element and per line of text
+(docs/benchmarks.md, issue 5): the template gives a plain message one element, and the cycle
+collector rests while WeasyPrint works.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +72,27 @@ def write_pdf(html: str, out: Writable) -> None:
                            f"libpangoft2-1.0-0 fonts-dejavu-core): {exc}") from None
 
     fetcher = URLFetcher(allowed_protocols={"data"})
-    document = HTML(string=html, url_fetcher=fetcher)
-    stylesheet = CSS(string=_stylesheet(), url_fetcher=fetcher)
-    document.write_pdf(out, stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
+    with _no_cyclic_gc():
+        document = HTML(string=html, url_fetcher=fetcher)
+        stylesheet = CSS(string=_stylesheet(), url_fetcher=fetcher)
+        document.write_pdf(out, stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cycle collector while WeasyPrint lays out and draws.
+
+    It allocates millions of objects (boxes, styles) that stay alive until the PDF is written,
+    and each automatic collection walks them again: 13-14 % of the CPU time of a large
+    transcript, for nothing (reference counting frees them afterwards). The few cycles among
+    them are collected once collection resumes; peak memory grows by about 3 %. The switch is
+    process-wide: other threads' cycles wait too, for the length of one rendering. Overlapping
+    renderings leave it as they found it: only one that found it on turns it back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

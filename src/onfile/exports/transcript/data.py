@@ -109,6 +109,14 @@ class MessageView:
     attachments: list[AttachmentView] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def plain(self) -> bool:
+        """Only the header line and the text: nearly every message. The template lays it out
+        as one paragraph (each element costs WeasyPrint about as much as a line of text);
+        everything else gets a block per part."""
+        return not (self.deleted or self.quote or self.revisions or self.details or self.attachments
+                    or self.reactions or self.statuses or self.notes)
+
 
 def header(conversation: Conversation, *, firm: str, generated_at: datetime, generated_by: str, originals: bool,
            seal: Seal) -> Header:
