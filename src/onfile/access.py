@@ -83,7 +83,7 @@ def _visible_ids(user: User) -> QuerySet[Any] | None:
         return Conversation.objects.exclude(matter__in=walled).values("pk")
     # Each grant is one indexed lookup, walls taken off each, and they are united — rather than
     # one OR over joined tables, which the database can only answer by reading every
-    # conversation (PostgreSQL, a fee earner among 3,000 conversations: 4.5 → 0.4 ms).
+    # conversation (PostgreSQL, a fee earner among 3,000 conversations: 4.5 → 0.5 ms to run).
     first, *rest = (g.exclude(matter__in=walled).values("pk") for g in grants)
     return first.union(*rest) if rest else first
 
