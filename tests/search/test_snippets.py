@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.template import Context, Template
 from tests.search.conftest import World
 
@@ -44,3 +45,41 @@ def test_words_inside_angle_brackets_are_found_and_shown(world: World) -> None:
     assert "<mark>script</mark>" in hit.snippet_html and "<mark>alert</mark>" in hit.snippet_html
     [omitted] = search(world.compliance, '"media omitted"').hits
     assert omitted.type == "media" and omitted.has_attachment
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("query", "marked"), [
+    ("sign*", {"<mark>signed</mark>", "<mark>signature</mark>"}),
+    ('"rent review"', {"<mark>rent", "review</mark>"}),  # one mark (FTS5) or two (PostgreSQL)
+    ("cafe", {"<mark>Café</mark>"}),
+    ("warehouse OR zurich", {"<mark>warehouse</mark>", "<mark>Zürich</mark>"}),
+])
+def test_prefixes_phrases_accents_and_alternatives_are_marked(world: World, query: str, marked: set[str]) -> None:
+    html = " ".join(str(hit.snippet_html) for hit in search(world.compliance, query, per_page=100).hits)
+    assert all(m in html for m in marked), html
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's snippets are made on a table of the page")
+@pytest.mark.parametrize("query", ["sign*", "lease", '"rent review"', "cafe muller", "warehouse OR zurich",
+                                   "25,000 deposit", "se*"])
+def test_sqlite_snippets_are_those_the_index_itself_would_give(world: World, query: str) -> None:
+    """The page's snippets come from a temporary FTS5 table holding only the page's messages
+    (a prefix asked of the whole index is expanded again for every message): the same tokeniser
+    and query, so exactly what snippet() on the index gives; and the table is left empty."""
+    from onfile.search.engines import SqliteEngine
+    from onfile.search.query import parse
+    from onfile.search.schema import FTS_TABLE
+
+    page = search(world.compliance, query, per_page=100)
+    assert page.hits
+    match = SqliteEngine.match(parse(query))
+    ids = [hit.message_id for hit in page.hits]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT rowid, snippet({FTS_TABLE}, 0, char(1), char(2), '…', 24) FROM {FTS_TABLE} "
+                       f"WHERE {FTS_TABLE} MATCH %s AND rowid IN ({', '.join(['%s'] * len(ids))})", [match, *ids])
+        from_index = dict(cursor.fetchall())
+        cursor.execute(f"SELECT count(*) FROM temp.{SqliteEngine.SNIPPET_TABLE}")
+        assert cursor.fetchone()[0] == 0  # no message text stays behind in the connection
+    assert {hit.message_id: render(from_index[hit.message_id])[0] for hit in page.hits} == {
+        hit.message_id: str(hit.snippet_html) for hit in page.hits}

@@ -39,11 +39,12 @@ ORDER_INDEX_COLUMNS = ("id", "sent_at", "conversation_id", "deleted")
 PG_CONFIG = "onfile_search"
 PG_COLUMN = "search_tsv"
 PG_INDEX = "search_message_tsv"
+SQLITE_TOKENIZE = "unicode61 remove_diacritics 2"  # the index's and the snippets' (engines.py) tokeniser
 PG_MAX_CHARS = 100_000  # a tsvector holds at most 1 MB; a WhatsApp message at most 65,536 characters
 
 _SQLITE_TABLE = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(body, content='{MESSAGE_TABLE}', "
-    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    f"content_rowid='id', tokenize='{SQLITE_TOKENIZE}')"
 )
 _SQLITE_TRIGGERS = (
     f"CREATE TRIGGER IF NOT EXISTS {TRIGGERS[0]} AFTER INSERT ON {MESSAGE_TABLE} BEGIN "
