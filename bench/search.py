@@ -3,7 +3,8 @@
 Builds an archive of N messages (default 1,000,000) through the normal migrations in a
 temporary data directory (``bench/archive.py``): clients with phone numbers, matters,
 conversations and messages are bulk-inserted straight into the projection tables (the
-search index is kept by the database, so it fills as the rows go in). Message text is
+search index is kept by the database, so it fills as the rows go in); one message in 100
+was edited, its earlier text kept (compliance roles find messages by those too). Message text is
 generated: a vocabulary with Zipf-like word frequencies (function words, chat words, legal
 words, then a long tail of rare made-up words), stock phrases, names, amounts, dates, phone
 numbers, and sentences in other languages with accents.
@@ -12,8 +13,9 @@ Then each query kind runs ``--repeat`` times per user through ``onfile.search.se
 as a compliance officer (sees everything) and as a fee earner (about 5 % of conversations,
 some of them behind ethical walls) — and the same query runs as raw SQL on the index: the
 same match, filters, order and page size in one statement, then the snippets of that page
-made as the engine makes them; no access control, no count, no hit details, no ledger entry. The facade's
-figures include all of those, the ledger entry (a durable commit) too.
+made as the engine makes them; no access control, no count, no hit details, no earlier texts,
+no ledger entry. The facade's figures include all of those (the compliance officer's searches
+look in the earlier texts of edited messages too), the ledger entry (a durable commit) too.
 
     python bench/search.py                                   # 1,000,000 messages, SQLite
     python bench/search.py --messages 200000 --repeat 10
@@ -231,6 +233,29 @@ def _messages(count: int, conversations: int, n_clients: int) -> None:
         cursor.execute("INSERT INTO conversations_attachment (message_id, mime_type, filename, size, sha256, "
                        "placeholder, media_id, caption) SELECT id, 'application/octet-stream', 'file', 1000, '', "
                        "'omitted', '', '' FROM conversations_message WHERE type IN ('image', 'document')")
+    _edits(corpus)
+
+
+EDITED_SHARE = 100  # one message in this many was edited by its sender: its earlier text is kept
+
+
+def _edits(corpus: Corpus) -> None:
+    """Edited messages, as the WhatsApp projector records them: a revision with the earlier text
+    (compliance roles search those too), the message marked edited."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, sent_at FROM conversations_message WHERE body <> '' AND id % {EDITED_SHARE} = 7")
+        edited = cursor.fetchall()
+        adapt = connection.ops.adapt_datetimefield_value
+        at = [(sent if not isinstance(sent, str) else datetime.fromisoformat(sent)) for _, sent in edited]
+        cursor.executemany("INSERT INTO conversations_messagerevision (message_id, kind, body, at, source_seq) "
+                           "VALUES (%s, 'edit', %s, %s, 0)",
+                           [(i, corpus.body(), adapt(t + timedelta(minutes=2))) for (i, _), t in zip(edited, at,
+                                                                                                    strict=True)])
+        cursor.execute(f"UPDATE conversations_message SET edited = %s WHERE body <> '' AND id % {EDITED_SHARE} = 7",
+                       [True])
+    print(f"  {len(edited):,} of them edited (their earlier texts kept)", file=sys.stderr)
 
 
 def _write(connection: Any, transaction: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:

@@ -28,6 +28,18 @@ def compliance(archive: None, settings: Any) -> Any:
     return do_create_user("colp@firm.example", PASSWORD, "compliance", actor="test")
 
 
+def fee_earner_of(conversation_id: int) -> Any:
+    from tests.conftest import PASSWORD
+
+    from onfile.accounts.actions import do_create_user
+    from onfile.conversations.actions import do_assign
+    from onfile.conversations.models import Conversation
+
+    user = do_create_user("fee@firm.example", PASSWORD, "fee_earner", actor="test")
+    do_assign(Conversation.objects.get(pk=conversation_id), user.pk, "test")
+    return user
+
+
 def deliver(client: Client, *names: str) -> None:
     for name in names:
         body = (FIXTURES / name).read_bytes()
@@ -45,9 +57,17 @@ def test_a_live_message_its_edit_its_number_and_its_firm_number(compliance: Any,
     [hit] = search(compliance, "contract grüße").hits
     assert hit.snippet_text.startswith("Hello, is the [[contract]] ready? [[Grüße]]")
     deliver(client, "edit.json")
-    assert search(compliance, "grüße").hits == []
     [edited] = search(compliance, "contract yet").hits
-    assert edited.message_id == hit.message_id
+    assert edited.message_id == hit.message_id and edited.earlier_text_replaced_at is None
+    # Compliance may read what it said before the edit (REQ-SEC-4), so finds it by that too;
+    # the fee earner it is assigned to sees only the text as it is now.
+    [earlier] = search(compliance, "grüße").hits
+    assert earlier.message_id == hit.message_id and "[[Grüße]]" in earlier.snippet_text
+    assert earlier.earlier_text_replaced_at is not None
+    assert earlier.as_dict()["found_in_earlier_text"] is True
+    fee_earner = fee_earner_of(hit.conversation_id)
+    assert search(fee_earner, "grüße").hits == []
+    assert [h.message_id for h in search(fee_earner, "contract yet").hits] == [hit.message_id]
     # The client's number, as WhatsApp gives it (16505551234), in the way people write it.
     assert [h.message_id for h in search(compliance, "+1 650-555-1234").hits] == [hit.message_id]
     number = FirmNumber.objects.get(phone_number_id="106540352242922")

@@ -27,7 +27,10 @@ from onfile.search.schema import (
     ORDER_INDEX_COLUMNS,
     PG_COLUMN,
     PG_CONFIG,
+    REVISION_FTS_TABLE,
+    REVISION_TABLE,
     SQLITE_TOKENIZE,
+    pg_document,
     sqlite_order_index_exists,
 )
 
@@ -81,7 +84,10 @@ class Plan:
     order: str
     limit: int  # rows to fetch: a page plus one, to know whether there is a next page
     offset: int
-    phone_conversations: list[int] = field(default_factory=list)
+    # Further arms: conditions on ``m`` whose rows are hits too, whatever their text says (a phone
+    # number's conversations; messages whose earlier text matches). Each also meets ``where``.
+    also: list[tuple[str, list[Any]]] = field(default_factory=list)
+    earlier: bool = False  # one of them is Engine.earlier's: compliance roles find earlier texts too
 
 
 @dataclass
@@ -100,6 +106,15 @@ class Engine(Protocol):
         ...
 
     def count(self, query: ParsedQuery, plan: Plan, limit: int) -> int: ...
+
+    def earlier(self, query: ParsedQuery) -> tuple[str, list[Any]] | None:
+        """An arm for ``Plan.also``: the messages with an earlier text (edited, deleted) that matches;
+        None when there is none."""
+        ...
+
+    def mark(self, query: ParsedQuery, texts: list[tuple[int, str]]) -> dict[int, str]:
+        """Snippets of any texts, by key, for the texts that match."""
+        ...
 
 
 def engine_for(connection: BaseDatabaseWrapper) -> Engine:
@@ -125,7 +140,7 @@ class SqliteEngine:
     DENSE_SHARE = 0.05
     MMAP_BYTES = 1 << 30  # address space, not memory: pages come from the OS page cache
     CACHE_KIB = 32 * 1024
-    SNIPPET_TABLE = "search_page_snippets"  # temporary, per connection: see _snippets
+    SNIPPET_TABLE = "search_page_snippets"  # temporary, per connection: see mark()
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection
@@ -158,20 +173,20 @@ class SqliteEngine:
     def _find_ids(self, query: ParsedQuery, plan: Plan) -> tuple[list[int], int | None]:
         self._tune()
         match = self.match(query)
-        if plan.phone_conversations:
-            return self._page(self._union(match, plan), plan, ORDER_SQL.get(plan.order, ORDER_SQL["newest"]))
         known: int | None = None
         if not plan.restricted and plan.order in ORDER_SQL:
             # Counting in the index alone is cheap; it is the total when nothing else narrows
             # the search, and it says whether the words are in most messages.
             n = self._match_count(match)
-            if n == 0:
+            if n == 0 and not plan.also:
                 return [], 0
-            known = None if plan.where.parts else n
+            known = None if plan.where.parts or plan.also else n
             prefix = any(t.prefix for group in query.groups for t in group)
             # Not for prefixes: FTS5 expands a prefix again for every message it is asked about.
             if not prefix and n > self.DENSE_SHARE * self._approx_messages() and plan.offset < 1000:
                 return self._ids_dense(match, plan), known
+        if plan.also:
+            return self._page(self._union(match, plan), plan, ORDER_SQL.get(plan.order, ORDER_SQL["newest"]))
         order = ORDER_SQL.get(plan.order, f"{FTS_TABLE}.rank, m.sent_at DESC, m.id DESC")
         rank = f", {FTS_TABLE}.rank AS rank" if plan.order == "relevance" else ""
         head = f"SELECT m.id AS id, m.sent_at AS sent_at{rank} FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} m"
@@ -223,24 +238,28 @@ class SqliteEngine:
         self.connection._onfile_search_tuned = id(raw)  # type: ignore[attr-defined]
 
     def _ids_dense(self, match: str, plan: Plan) -> list[int]:
-        # Messages in time order (the sent_at index), each checked against the index: stops
-        # after a page's worth when most messages match.
-        sql = (f"SELECT m.id FROM {MESSAGE_TABLE} m WHERE EXISTS (SELECT 1 FROM {FTS_TABLE} "
-               f"WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.rowid = m.id) AND {plan.where.sql} "
+        # Messages in time order (the sent_at index), each checked against the index (and the
+        # further arms: an IN (sub-select) is worked out once): stops after a page's worth when
+        # most messages match.
+        also = "".join(f" OR ({cond})" for cond, _ in plan.also)
+        sql = (f"SELECT m.id FROM {MESSAGE_TABLE} m WHERE (EXISTS (SELECT 1 FROM {FTS_TABLE} "
+               f"WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.rowid = m.id){also}) AND {plan.where.sql} "
                f"ORDER BY {ORDER_SQL[plan.order]} LIMIT %s OFFSET %s")
-        return [r[0] for r in self._rows(sql, [match, *plan.where.params, plan.limit, plan.offset])]
+        params = [match, *(v for _, cond_params in plan.also for v in cond_params), *plan.where.params]
+        return [r[0] for r in self._rows(sql, [*params, plan.limit, plan.offset])]
 
     def _union(self, match: str, plan: Plan) -> tuple[str, list[Any]]:
-        marks = ", ".join(["%s"] * len(plan.phone_conversations))
         sql = (f"SELECT m.id AS id, m.sent_at AS sent_at FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} m "
-               f"ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql} "
-               f"UNION SELECT m.id, m.sent_at FROM {MESSAGE_TABLE} m "
-               f"WHERE m.conversation_id IN ({marks}) AND {plan.where.sql}")
-        return sql, [match, *plan.where.params, *plan.phone_conversations, *plan.where.params]
+               f"ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql}")
+        params = [match, *plan.where.params]
+        for cond, cond_params in plan.also:
+            sql += f" UNION SELECT m.id, m.sent_at FROM {MESSAGE_TABLE} m WHERE ({cond}) AND {plan.where.sql}"
+            params += [*cond_params, *plan.where.params]
+        return sql, params
 
     def count(self, query: ParsedQuery, plan: Plan, limit: int) -> int:
         match = self.match(query)
-        if plan.phone_conversations:
+        if plan.also:
             union, params = self._union(match, plan)
             sql = f"SELECT count(*) FROM (SELECT 1 FROM ({union}) LIMIT %s)"
             return int(self._rows(sql, [*params, limit])[0][0])
@@ -254,23 +273,32 @@ class SqliteEngine:
         marks = ", ".join(["%s"] * len(ids))
         sql = f"SELECT {_MESSAGE_SQL}, {_HAS_ATTACHMENT.format('m')} FROM {MESSAGE_TABLE} m WHERE m.id IN ({marks})"
         rows = {r[0]: r for r in self._rows(sql, ids)}
-        marked = self._snippets(self.match(query), [(i, r[5]) for i, r in rows.items()])
+        marked = self.mark(query, [(i, r[5]) for i, r in rows.items()])
         # A message deleted since the page was found (a disposition) is not a hit any more.
         return _with_conversations(self.connection, [(*rows[i], marked.get(i)) for i in ids if i in rows])
 
 
-    def _snippets(self, match: str, bodies: list[tuple[int, str]]) -> dict[int, str]:
-        """The page's snippets, marked, by message id.
+    def earlier(self, query: ParsedQuery) -> tuple[str, list[Any]] | None:
+        match = self.match(query)
+        if not self._rows(f"SELECT 1 FROM {REVISION_FTS_TABLE} WHERE {REVISION_FTS_TABLE} MATCH %s LIMIT 1",
+                          [match]):
+            return None
+        return (f"m.id IN (SELECT r.message_id FROM {REVISION_FTS_TABLE} CROSS JOIN {REVISION_TABLE} r "
+                f"ON r.id = {REVISION_FTS_TABLE}.rowid WHERE {REVISION_FTS_TABLE} MATCH %s)", [match])
+
+    def mark(self, query: ParsedQuery, texts: list[tuple[int, str]]) -> dict[int, str]:
+        """Snippets, marked, by key, of the texts that match.
 
         snippet() runs on a small FTS5 table of this connection's own (in memory, like all
-        temporary tables here: temp_store=MEMORY) that holds only the page's messages: the same
+        temporary tables here: temp_store=MEMORY) that holds only the page's texts: the same
         tokeniser and the same query as the index, so the same snippets. Asked of the index,
         FTS5 expands a prefix over the whole index again for every message of the page ("sign*"
         on 1 M messages: 160 ms; here 2 ms; docs/benchmarks.md). Writing a temporary table
         takes no lock on the database, and the table is emptied before this returns.
         """
-        if not bodies:
+        if not texts:
             return {}
+        match = self.match(query)
         table = self.SNIPPET_TABLE
         sql = (f"SELECT rowid, snippet({table}, 0, %s, %s, %s, 24) FROM temp.{table} WHERE {table} MATCH %s")
         with self.connection.cursor() as cursor:
@@ -278,7 +306,7 @@ class SqliteEngine:
                            f"tokenize='{SQLITE_TOKENIZE}')")
             with transaction.atomic(using=self.connection.alias):
                 cursor.execute(f"DELETE FROM temp.{table}")
-                cursor.executemany(f"INSERT INTO temp.{table}(rowid, body) VALUES (%s, %s)", bodies)
+                cursor.executemany(f"INSERT INTO temp.{table}(rowid, body) VALUES (%s, %s)", texts)
                 cursor.execute(sql, [snippets.START, snippets.STOP, snippets.ELLIPSIS, match])
                 marked = dict(cursor.fetchall())
                 cursor.execute(f"DELETE FROM temp.{table}")
@@ -322,15 +350,14 @@ class PostgresEngine:
             return list(cursor.fetchall())
 
     def _arms(self, query: ParsedQuery, plan: Plan) -> list[tuple[str, list[Any]]]:
-        """Conditions whose matches together are the hits: the words; for a phone number also the
-        messages of the conversations with that number — a second arm, not an OR, so that each
-        is answered by its own index (an OR read every message of a fee earner's conversations)."""
+        """Conditions whose matches together are the hits: the words, then the plan's further arms
+        (a phone number's conversations, messages whose earlier text matches) — arms of a union,
+        not an OR, so that each is answered by its own index (an OR read every message of a fee
+        earner's conversations)."""
         tsq, params = self.tsquery(query)
         arms = [(f"m.{PG_COLUMN} @@ {tsq} AND {plan.where.sql}", [*params, *plan.where.params])]
-        if plan.phone_conversations:
-            marks = ", ".join(["%s"] * len(plan.phone_conversations))
-            arms.append((f"m.conversation_id IN ({marks}) AND {plan.where.sql}",
-                         [*plan.phone_conversations, *plan.where.params]))
+        arms += [(f"({cond}) AND {plan.where.sql}", [*cond_params, *plan.where.params])
+                 for cond, cond_params in plan.also]
         return arms
 
     def find(self, query: ParsedQuery, plan: Plan) -> Found:
@@ -338,8 +365,11 @@ class PostgresEngine:
         # The snippet is a column of the page's statement: PostgreSQL works such an expensive column
         # out after the sort and the limit, for the page's rows only.
         tsq, headline_params = self.tsquery(query)
-        columns = f"{_MESSAGE_SQL}, ts_headline('{PG_CONFIG}', translate(m.body, '<>', %s), {tsq}, %s) AS marked"
-        params: list[Any] = [_PG_HIDE, *headline_params, _HEADLINE]
+        # ts_headline marks the query's words wherever they are, also in a text that does not match
+        # (a phrase's words apart; a hit of another arm): only a match gets marks.
+        columns = (f"{_MESSAGE_SQL}, CASE WHEN m.{PG_COLUMN} @@ {tsq} THEN ts_headline('{PG_CONFIG}', "
+                   f"translate(m.body, '<>', %s), {tsq}, %s) END AS marked")
+        params: list[Any] = [*headline_params, _PG_HIDE, *headline_params, _HEADLINE]
         order = ORDER_SQL.get(plan.order, ORDER_SQL["newest"])
         if len(arms) == 1 and plan.order not in ORDER_SQL:  # relevance
             rank_sql, rank_params = self.tsquery(query)
@@ -363,8 +393,25 @@ class PostgresEngine:
         # read every attachment to answer it for every match).
         sql = (f"SELECT {', '.join(f'p.{c}' for c in _MESSAGE_COLUMNS)}, {_HAS_ATTACHMENT.format('p')}, p.marked "
                f"FROM ({page}) p ORDER BY {order.replace('m.', 'p.').replace('rank', 'p.rank')}")
-        rows = [(*row[:9], self._marked(row[9], row[5])) for row in self._rows(sql, params)]
+        rows = [(*row[:9], self._marked(row[9], row[5]) if row[9] is not None else None)
+                for row in self._rows(sql, params)]
         return Found(_with_conversations(self.connection, rows))
+
+    def earlier(self, query: ParsedQuery) -> tuple[str, list[Any]] | None:
+        tsq, params = self.tsquery(query)
+        if not self._rows(f"SELECT 1 FROM {REVISION_TABLE} WHERE {PG_COLUMN} @@ {tsq} LIMIT 1", params):
+            return None
+        return f"m.id IN (SELECT r.message_id FROM {REVISION_TABLE} r WHERE r.{PG_COLUMN} @@ {tsq})", params
+
+    def mark(self, query: ParsedQuery, texts: list[tuple[int, str]]) -> dict[int, str]:
+        if not texts:
+            return {}
+        tsq, params = self.tsquery(query)
+        keys, bodies = [k for k, _ in texts], [t for _, t in texts]
+        sql = (f"SELECT t.key, t.body, ts_headline('{PG_CONFIG}', translate(t.body, '<>', %s), {tsq}, %s) "
+               f"FROM unnest(%s::bigint[], %s::text[]) AS t(key, body) WHERE {pg_document('t.body')} @@ {tsq}")
+        rows = self._rows(sql, [_PG_HIDE, *params, _HEADLINE, keys, bodies, *params])
+        return {key: marked for key, body, headline in rows if (marked := self._marked(headline, body)) is not None}
 
     @staticmethod
     def _marked(headline: str, body: str) -> str | None:

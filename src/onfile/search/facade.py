@@ -19,7 +19,14 @@ from django.utils.dateparse import parse_datetime
 
 from onfile import access
 from onfile.accounts.models import User
-from onfile.conversations.models import Attachment, ClientIdentity, Conversation, Message, Participant
+from onfile.conversations.models import (
+    Attachment,
+    ClientIdentity,
+    Conversation,
+    Message,
+    MessageRevision,
+    Participant,
+)
 from onfile.search import snippets
 from onfile.search.engines import Engine, Found, Plan, Where, engine_for
 from onfile.search.query import ParsedQuery, SearchError, parse
@@ -46,14 +53,15 @@ def search(user: Any, query: str, filters: SearchFilters | None = None, *, page:
     _signed_in(user)
     _check_paging(page, per_page, order)
     filters, parsed, engine = _begin(user, query, filters)
-    plan = _plan(user, filters, parsed, order, page, per_page)
+    plan = _plan(user, filters, parsed, order, page, per_page, engine)
     found = engine.find(parsed, plan) if plan is not None else Found([], 0)
     has_next = len(found.rows) > per_page
     rows = found.rows[:per_page]
     counted = count or found.total is not None or not has_next
     total, exact = (_total(found, plan, has_next, engine, parsed, len(rows)) if counted
                     else (plan.offset + len(rows) if plan else 0, False))
-    hits = [_hit(row) for row in rows]
+    earlier = _earlier_texts(engine, parsed, rows) if plan is not None and plan.earlier else {}
+    hits = [_hit(row, earlier.get(row[0])) for row in rows]
     access.audit(user, "search", "search", {"query": parsed.text, "filters": filters.as_dict(), "results": total,
                                              "page": page, **({} if counted else {"counted": False})})
     return SearchPage(query=parsed.text, filters=filters, order=order, page=page, per_page=per_page, hits=hits,
@@ -65,7 +73,7 @@ def count_matches(user: Any, query: str, filters: SearchFilters | None = None) -
     """``(total, exact)``: how many messages ``user`` may see match, counted up to COUNT_LIMIT
     (exact False: more than that). A search of its own: checked, narrowed and ledgered the same way."""
     filters, parsed, engine = _begin(user, query, filters)
-    plan = _plan(user, filters, parsed, "newest", 1, 1)
+    plan = _plan(user, filters, parsed, "newest", 1, 1, engine)
     if plan is None:
         total, exact = 0, True
     else:
@@ -116,7 +124,7 @@ def _total(found: Found, plan: Plan | None, has_next: bool, engine: Any, parsed:
 
 
 def _plan(user: Any, filters: SearchFilters, parsed: ParsedQuery, order: str, page: int,
-          per_page: int) -> Plan | None:
+          per_page: int, engine: Engine) -> Plan | None:
     """Conditions on the message row ``m``; None when nothing can match (e.g. no access)."""
     _check_types(filters)
     where = Where()
@@ -146,10 +154,20 @@ def _plan(user: Any, filters: SearchFilters, parsed: ParsedQuery, order: str, pa
     _staff(where, filters.staff)
     _dates(where, filters.sent_from, filters.sent_to)
     _message_filters(where, filters)
+    plan = Plan(where, restricted, order, per_page + 1, (page - 1) * per_page)
     phone_conversations = _phone_conversations(parsed) if parsed.is_phone else []
     if phone_conversations and ids is not None:  # only those the person may see (and the filters name)
         phone_conversations = sorted(set(phone_conversations).intersection(ids))
-    return Plan(where, restricted, order, per_page + 1, (page - 1) * per_page, phone_conversations)
+    if phone_conversations:
+        plan.also.append((f"m.conversation_id IN ({_marks(phone_conversations)})", list(phone_conversations)))
+    if access.can_see_originals(user):
+        # They may read what a message said before it was edited or deleted (REQ-SEC-4), so they
+        # find it by that too. One look at the small index of earlier texts when there is none.
+        arm = engine.earlier(parsed)
+        if arm is not None:
+            plan.also.append(arm)
+            plan.earlier = True
+    return plan
 
 
 def _narrowed(filters: SearchFilters, where: Where) -> list[int] | None:
@@ -246,22 +264,41 @@ def _phone_conversations(parsed: ParsedQuery) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def _marks(values: list[str]) -> str:
+def _marks(values: list[Any]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
 # ---- the hits ------------------------------------------------------------------------------------
 
 
-def _hit(row: tuple[Any, ...]) -> SearchHit:
+def _earlier_texts(engine: Engine, parsed: ParsedQuery, rows: list[tuple[Any, ...]]) -> dict[int, tuple[str, Any]]:
+    """For hits whose text as it is now does not match: the newest earlier text that does (its
+    snippet, and when it was replaced), by message id."""
+    unmatched = [row[0] for row in rows if row[-1] is None]
+    if not unmatched:
+        return {}
+    revisions = list(MessageRevision.objects.filter(message_id__in=unmatched).order_by("-at", "-pk")
+                     .values_list("pk", "message_id", "body", "at"))
+    marked = engine.mark(parsed, [(pk, body) for pk, _, body, _ in revisions])
+    out: dict[int, tuple[str, Any]] = {}
+    for pk, message_id, _, at in revisions:
+        if pk in marked and message_id not in out:
+            out[message_id] = (marked[pk], at)
+    return out
+
+
+def _hit(row: tuple[Any, ...], earlier: tuple[str, Any] | None = None) -> SearchHit:
     (message_id, conversation_id, sent_at, direction, type_, body, sender_name, sender_phone, title, client_id,
      client_name, matter_id, reference, has_attachment, marked) = row
+    if earlier is not None:
+        marked, replaced_at = earlier
     html, text = snippets.render(marked or snippets.plain(body))
     return SearchHit(
         message_id=message_id, conversation_id=conversation_id, conversation_title=title, client_id=client_id,
         client_name=client_name or "", matter_id=matter_id, matter_reference=reference or "",
         sent_at=_aware(sent_at), direction=direction, type=type_, sender=sender_name or sender_phone,
-        has_attachment=bool(has_attachment), snippet_html=html, snippet_text=text)
+        has_attachment=bool(has_attachment), snippet_html=html, snippet_text=text,
+        earlier_text_replaced_at=_aware(replaced_at) if earlier is not None else None)
 
 
 def _aware(value: datetime | str) -> datetime:

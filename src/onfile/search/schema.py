@@ -19,6 +19,11 @@ up to date in Python would miss some of that. So the database maintains it:
   stop words: language-neutral) with ``unaccent`` in front when the extension can be had.
   ``<`` and ``>`` are indexed as spaces: PostgreSQL's parser would take ``<anything>`` for an
   HTML tag and leave the words in it out.
+
+The earlier texts of edited and deleted messages (``conversations_messagerevision``) are indexed
+the same way — an FTS5 table ``search_revision_fts`` with its own triggers, or a generated
+column with a GIN index ``search_revision_tsv`` — for the roles that may read them (migration
+0003; the facade adds them to a search of compliance roles).
 """
 
 from __future__ import annotations
@@ -42,19 +47,31 @@ PG_INDEX = "search_message_tsv"
 SQLITE_TOKENIZE = "unicode61 remove_diacritics 2"  # the index's and the snippets' (engines.py) tokeniser
 PG_MAX_CHARS = 100_000  # a tsvector holds at most 1 MB; a WhatsApp message at most 65,536 characters
 
-_SQLITE_TABLE = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(body, content='{MESSAGE_TABLE}', "
-    f"content_rowid='id', tokenize='{SQLITE_TOKENIZE}')"
-)
-_SQLITE_TRIGGERS = (
-    f"CREATE TRIGGER IF NOT EXISTS {TRIGGERS[0]} AFTER INSERT ON {MESSAGE_TABLE} BEGIN "
-    f"INSERT INTO {FTS_TABLE}(rowid, body) VALUES (new.id, new.body); END",
-    f"CREATE TRIGGER IF NOT EXISTS {TRIGGERS[1]} AFTER DELETE ON {MESSAGE_TABLE} BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, body) VALUES ('delete', old.id, old.body); END",
-    f"CREATE TRIGGER IF NOT EXISTS {TRIGGERS[2]} AFTER UPDATE OF id, body ON {MESSAGE_TABLE} BEGIN "
-    f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, body) VALUES ('delete', old.id, old.body); "
-    f"INSERT INTO {FTS_TABLE}(rowid, body) VALUES (new.id, new.body); END",
-)
+REVISION_TABLE = "conversations_messagerevision"
+REVISION_FTS_TABLE = "search_revision_fts"
+REVISION_TRIGGERS = ("search_revision_fts_insert", "search_revision_fts_delete", "search_revision_fts_update")
+PG_REVISION_INDEX = "search_revision_tsv"
+
+
+def _sqlite_table(fts: str, content: str) -> str:
+    return (f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(body, content='{content}', "
+            f"content_rowid='id', tokenize='{SQLITE_TOKENIZE}')")
+
+
+def _sqlite_triggers(fts: str, content: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {names[0]} AFTER INSERT ON {content} BEGIN "
+        f"INSERT INTO {fts}(rowid, body) VALUES (new.id, new.body); END",
+        f"CREATE TRIGGER IF NOT EXISTS {names[1]} AFTER DELETE ON {content} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, body) VALUES ('delete', old.id, old.body); END",
+        f"CREATE TRIGGER IF NOT EXISTS {names[2]} AFTER UPDATE OF id, body ON {content} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, body) VALUES ('delete', old.id, old.body); "
+        f"INSERT INTO {fts}(rowid, body) VALUES (new.id, new.body); END",
+    )
+
+
+# Each FTS5 table: (the table, the table whose body it indexes, its triggers).
+_SQLITE_INDEXES = ((FTS_TABLE, MESSAGE_TABLE, TRIGGERS), (REVISION_FTS_TABLE, REVISION_TABLE, REVISION_TRIGGERS))
 
 
 def pg_document(column: str = "body") -> str:
@@ -96,13 +113,14 @@ def sqlite_order_index_exists(connection: BaseDatabaseWrapper) -> bool:
         return cursor.fetchone() is not None
 
 
-def _install_sqlite(connection: BaseDatabaseWrapper) -> None:
+def _install_sqlite(connection: BaseDatabaseWrapper, fts: str = FTS_TABLE) -> None:
+    [(content, triggers)] = [(c, t) for f, c, t in _SQLITE_INDEXES if f == fts]
     with connection.cursor() as cursor:
-        cursor.execute(_SQLITE_TABLE)
-        for sql in _SQLITE_TRIGGERS:
+        cursor.execute(_sqlite_table(fts, content))
+        for sql in _sqlite_triggers(fts, content, triggers):
             cursor.execute(sql)
-        # Messages that were there before the index (an archive upgraded to this version).
-        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        # Rows that were there before the index (an archive upgraded to this version).
+        cursor.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
 
 
 def _install_postgresql(connection: BaseDatabaseWrapper) -> None:
@@ -131,15 +149,17 @@ def _unaccent(connection: BaseDatabaseWrapper) -> bool:
 
 
 def sqlite_triggers_missing(connection: BaseDatabaseWrapper) -> list[str]:
+    """The triggers of the FTS5 tables there are that are not there (a table rebuild dropped them)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [MESSAGE_TABLE])
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         present = {row[0] for row in cursor.fetchall()}
-    return [name for name in TRIGGERS if name not in present]
+    return [name for fts, _, triggers in _SQLITE_INDEXES if sqlite_index_exists(connection, fts)
+            for name in triggers if name not in present]
 
 
-def sqlite_index_exists(connection: BaseDatabaseWrapper) -> bool:
+def sqlite_index_exists(connection: BaseDatabaseWrapper, fts: str = FTS_TABLE) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS_TABLE])
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [fts])
         return cursor.fetchone() is not None
 
 
@@ -151,14 +171,16 @@ def repair_sqlite(connection: BaseDatabaseWrapper) -> bool:
         log.warning("search: index %s was missing (a migration rebuilt %s); re-creating it", ORDER_INDEX,
                     MESSAGE_TABLE)
         install_order_index(connection)
-    missing = sqlite_triggers_missing(connection)
-    if not missing:
-        return False
-    log.warning("search: triggers %s were missing (a migration rebuilt %s); re-creating them and re-indexing",
-                ", ".join(missing), MESSAGE_TABLE)
-    with transaction.atomic(using=connection.alias):
-        _install_sqlite(connection)
-    return True
+    missing = set(sqlite_triggers_missing(connection))
+    repaired = False
+    for fts, content, triggers in _SQLITE_INDEXES:
+        if missing.intersection(triggers):
+            log.warning("search: triggers %s were missing (a migration rebuilt %s); re-creating them and "
+                        "re-indexing", ", ".join(t for t in triggers if t in missing), content)
+            with transaction.atomic(using=connection.alias):
+                _install_sqlite(connection, fts)
+            repaired = True
+    return repaired
 
 
 def _applied(connection: BaseDatabaseWrapper, name: str) -> bool:
@@ -175,6 +197,35 @@ def after_migrate(using: str = "default", **kwargs: Any) -> None:
 
 
 def sqlite_integrity_check(connection: BaseDatabaseWrapper) -> None:
-    """Raises DatabaseError when the index differs from the message table (tests, ``onfile verify``)."""
+    """Raises DatabaseError when an index differs from its table (tests, ``onfile verify``)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+        for fts, _, _ in _SQLITE_INDEXES:
+            if sqlite_index_exists(connection, fts):
+                cursor.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
+
+
+# ---- earlier texts of edited and deleted messages (compliance roles search them too) ---------------
+
+
+def install_revisions(connection: BaseDatabaseWrapper) -> None:
+    """Index ``MessageRevision.body`` as the message bodies are indexed (migration 0003)."""
+    if connection.vendor == "sqlite":
+        _install_sqlite(connection, REVISION_FTS_TABLE)
+    elif connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {REVISION_TABLE} ADD COLUMN {PG_COLUMN} tsvector "
+                           f"GENERATED ALWAYS AS ({pg_document()}) STORED")
+            cursor.execute(f"CREATE INDEX {PG_REVISION_INDEX} ON {REVISION_TABLE} USING gin ({PG_COLUMN})")
+    else:
+        raise RuntimeError(f"full-text search is not available on {connection.vendor}")
+
+
+def uninstall_revisions(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for name in REVISION_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            cursor.execute(f"DROP TABLE IF EXISTS {REVISION_FTS_TABLE}")
+        elif connection.vendor == "postgresql":
+            cursor.execute(f"DROP INDEX IF EXISTS {PG_REVISION_INDEX}")
+            cursor.execute(f"ALTER TABLE {REVISION_TABLE} DROP COLUMN IF EXISTS {PG_COLUMN}")

@@ -57,6 +57,9 @@ class SearchHit:
     has_attachment: bool
     snippet_html: SafeString  # escaped text, matches in <mark>…</mark>: render as is
     snippet_text: str  # plain text, matches in [[…]]
+    # Set when the match is in an earlier text of the message (edited or deleted by its sender;
+    # compliance roles only) and not in its text as it is now: when that earlier text was replaced.
+    earlier_text_replaced_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"message_id": self.message_id, "conversation_id": self.conversation_id,
@@ -65,7 +68,10 @@ class SearchHit:
                 "matter_reference": self.matter_reference, "sent_at": self.sent_at.isoformat(),
                 "direction": self.direction, "type": self.type, "sender": self.sender,
                 "has_attachment": self.has_attachment, "snippet": self.snippet_text,
-                "snippet_html": str(self.snippet_html)}
+                "snippet_html": str(self.snippet_html),
+                "found_in_earlier_text": self.earlier_text_replaced_at is not None,
+                "earlier_text_replaced_at": (self.earlier_text_replaced_at.isoformat()
+                                             if self.earlier_text_replaced_at else None)}
 
 
 @dataclass(frozen=True)

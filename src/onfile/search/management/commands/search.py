@@ -73,6 +73,9 @@ class Command(BaseCommand):
                 where += f" [{h.matter_reference}]"
             self.stdout.write(f"{h.sent_at:%Y-%m-%d %H:%M}  {h.direction:<3}  conversation {h.conversation_id}  "
                               f"message {h.message_id}  {where}  {h.sender}")
+            if h.earlier_text_replaced_at:
+                replaced = f"{h.earlier_text_replaced_at:%Y-%m-%d %H:%M}"
+                self.stdout.write(f"    (found in an earlier text of the message, replaced {replaced})")
             self.stdout.write(f"    {h.snippet_text}")
 
 
