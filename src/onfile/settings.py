@@ -18,6 +18,7 @@ from onfile.env import env_bool, env_int, env_list, env_secret, env_str
 DATA_DIR = Path(env_str("ONFILE_DATA_DIR", "onfile-data")).expanduser().resolve()
 KEYS_DIR = DATA_DIR / "keys"
 BLOB_DIR = DATA_DIR / "blobs"
+EXPORT_DIR = DATA_DIR / "exports"  # export files made by the worker, sealed; deleted at expiry
 
 DEBUG = env_bool("ONFILE_DEBUG", False)
 PUBLIC_URL = env_str("ONFILE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "onfile.web",
     "onfile.ops",
     "onfile.search",
+    "onfile.exports",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +180,12 @@ INLINE_BLOB_LIMIT = env_int("ONFILE_INLINE_BLOB_LIMIT", 256 * 1024)
 MASTER_KEY = env_secret("ONFILE_MASTER_KEY")  # base64; default: KEYS_DIR / "master.key"
 # How to read phone numbers written without a country code (search: "07700 900123").
 DEFAULT_REGION = env_str("ONFILE_DEFAULT_REGION", "GB").strip().upper()
+# Exports asked for on the web (onfile.exports.jobs): a conversation with more messages than this is
+# exported by the worker, kept (sealed) for ONFILE_EXPORT_KEEP_HOURS, then deleted; a job still running
+# after ONFILE_EXPORT_TIMEOUT_MINUTES is taken to have lost its worker and is tried again (or failed).
+EXPORT_BACKGROUND_MESSAGES = env_int("ONFILE_EXPORT_BACKGROUND_MESSAGES", 2000)
+EXPORT_KEEP_HOURS = env_int("ONFILE_EXPORT_KEEP_HOURS", 24)
+EXPORT_TIMEOUT_MINUTES = env_int("ONFILE_EXPORT_TIMEOUT_MINUTES", 30)
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,9 @@ urlpatterns = [
     path("", include("onfile.web.urls")),  # inbox, conversations, clients, matters, administration
     path("conversations/<int:pk>/export.pdf", exports.conversation_pdf, name="conversation-pdf"),
     path("conversations/<int:pk>/export.zip", exports.conversation_zip, name="conversation-zip"),
+    path("conversations/<int:pk>/exports", exports.request_export, name="conversation-export-request"),
+    path("exports/", exports.my_exports, name="exports"),  # "My exports": jobs of long conversations
+    path("exports/<int:pk>/download", exports.download, name="export-download"),
     path("status/", views.status, name="status"),
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/whatsapp", whatsapp_webhook, name="whatsapp-webhook"),

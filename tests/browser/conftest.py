@@ -72,6 +72,7 @@ class LiveOnfile:
     admin_email: str = "admin@firm.example"
     database: str | None = None
     oidc: OidcProvider | None = None
+    serve_args: tuple[str, ...] = ()  # more for ``onfile serve``, e.g. ("--no-worker",)
 
     @property
     def url(self) -> str:
@@ -98,8 +99,8 @@ class LiveOnfile:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "onfile.cli", "serve", "--demo", "--port", str(self.port), "--workers", "1",
-                 "--threads", "8"],
+                [sys.executable, "-m", "onfile.cli", "serve", "--demo", *self.serve_args, "--port", str(self.port),
+                 "--workers", "1", "--threads", "8"],
                 env=self.cli.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

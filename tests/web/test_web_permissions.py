@@ -6,6 +6,7 @@ here (``PUBLIC`` names the few that must answer without signing in).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from onfile.accounts.models import User
 from onfile.conversations.actions import do_create_matter, do_link_matter, do_set_wall
 from onfile.conversations.models import Attachment, Message
 from onfile.conversations.workflow import do_link_client
+from onfile.exports.jobs import do_request_export, work
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +40,8 @@ def patterns(resolver: URLResolver | None = None, prefix: str = "") -> list[tupl
 
 def concrete(route: str, ids: dict[str, int], name: str) -> str:
     target = ("media" if name == "media" else "client" if name.startswith("client") else
-              "matter" if name.startswith("matter") else "conversation")
+              "matter" if name.startswith("matter") else "export" if name.startswith("export-") else
+              "conversation")
     # A second id in the route (a held reply …) is any number: the conversation decides first.
     return "/" + route.replace("<int:pk>", str(ids[target])).replace("<int:held>", "1").lstrip("^").rstrip("$")
 
@@ -53,7 +56,9 @@ def ids(world: dict[str, Any], client: Client) -> dict[str, int]:
         do_link_client(c, c.client, "test")
     attachment = Attachment.objects.filter(message__in=Message.objects.filter(conversation=c)).first()
     assert attachment is not None and c.client_id is not None
-    return {"conversation": c.pk, "matter": matter.pk, "client": c.client_id, "media": attachment.pk}
+    export, _ = do_request_export(world["people"]["alice"], c, "pdf")  # alice's, on the team's conversation
+    return {"conversation": c.pk, "matter": matter.pk, "client": c.client_id, "media": attachment.pk,
+            "export": export.pk}
 
 
 def test_every_page_sends_the_anonymous_to_sign_in(ids: dict[str, int]) -> None:
@@ -86,9 +91,23 @@ def test_a_fee_earner_of_another_team_sees_none_of_it(world: dict[str, Any], ids
     assert checked >= 12
     for url in ["/manage/numbers", "/manage/users", "/manage/ledger", "/manage/walls", "/status/"]:
         assert bob.get(url).status_code == 403, url
-    for url in ["/inbox/", "/matters/", "/clients/"]:
+    for url in ["/inbox/", "/matters/", "/clients/", "/exports/"]:
         page = bob.get(url).content.decode()
         assert f"/conversations/{ids['conversation']}/" not in page and ">P-1</a>" not in page, url
+
+
+def test_an_export_is_for_the_person_who_asked_alone(world: dict[str, Any], ids: dict[str, int], settings: Any,
+                                                    tmp_path: Path) -> None:
+    settings.EXPORT_DIR = tmp_path / "exports"
+    work()  # the worker makes alice's export
+    url = f"/exports/{ids['export']}/download"
+    mine = as_(world["people"]["alice"]).get(url)
+    assert mine.status_code == 200 and b"".join(mine.streaming_content).startswith(b"%PDF-")
+    # Her supervisor, compliance, the auditor and the administrator all see the conversation;
+    # the export is still not theirs.
+    for name in ("bob", "sam", "colp", "audrey", "ada"):
+        assert as_(world["people"][name]).get(url).status_code == 404, name
+    assert Client().get(url)["Location"].startswith("/login/")
 
 
 def test_a_walled_clients_name_is_hidden_too(world: dict[str, Any], ids: dict[str, int]) -> None:

@@ -1,6 +1,8 @@
 """Exporting one conversation for a person: a PDF transcript, or a zip with everything.
 
-Every export, from the web or the CLI, goes through ``_prepare`` and then ``_record``:
+Every export — a download from the web, a job of the background worker (``jobs``, for long
+conversations; it runs as the person who asked) or the CLI — goes through ``_prepare`` and then
+``_record``:
 
 1. **Access** — the conversation is fetched through ``onfile.access.get_conversation`` for the
    person exporting: what they may not see is ``Http404``, exactly as on the web. This is the

@@ -4,7 +4,8 @@ Today it copies SQLite's write-ahead log back into the database (off the capture
 signs a checkpoint every ``ONFILE_CHECKPOINT_INTERVAL`` seconds when the ledger
 grew (REQ-TE-3) and runs a full verify every ``ONFILE_VERIFY_INTERVAL`` seconds (the
 nightly self-audit, REQ-TE-5), recording the result in the ledger. Later capabilities add
-their queues (outbox, media fetch) as further steps of :meth:`Worker.run_once`.
+their queues (outbox, media fetch, exports of long conversations) as further steps of
+:meth:`Worker.run_once`.
 """
 
 from __future__ import annotations
@@ -99,6 +100,13 @@ class Worker:
 
         return imap.poll_if_due()
 
+    def exports(self) -> int:
+        """Make one queued export of a long conversation (asked for on the web), requeue or fail
+        those whose worker died, delete expired export files; returns work done."""
+        from onfile.exports import jobs
+
+        return jobs.work()
+
     def reconcile_if_due(self) -> None:
         from onfile.channels.whatsapp.reconcile import reconcile
 
@@ -116,6 +124,7 @@ class Worker:
         work = self.whatsapp()
         work += self.email()
         work += self.imap()
+        work += self.exports()
         self.wal_checkpoint()
         self.checkpoint_if_due()
         self.verify_if_due()
