@@ -245,7 +245,7 @@ def _edits(corpus: Corpus) -> None:
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, sent_at FROM conversations_message WHERE body <> '' AND id % {EDITED_SHARE} = 7")
+        cursor.execute(f"SELECT id, sent_at FROM conversations_message WHERE body <> '' AND mod(id, {EDITED_SHARE}) = 7")
         edited = cursor.fetchall()
         adapt = connection.ops.adapt_datetimefield_value
         at = [(sent if not isinstance(sent, str) else datetime.fromisoformat(sent)) for _, sent in edited]
@@ -253,7 +253,7 @@ def _edits(corpus: Corpus) -> None:
                            "VALUES (%s, 'edit', %s, %s, 0)",
                            [(i, corpus.body(), adapt(t + timedelta(minutes=2))) for (i, _), t in zip(edited, at,
                                                                                                     strict=True)])
-        cursor.execute(f"UPDATE conversations_message SET edited = %s WHERE body <> '' AND id % {EDITED_SHARE} = 7",
+        cursor.execute(f"UPDATE conversations_message SET edited = %s WHERE body <> '' AND mod(id, {EDITED_SHARE}) = 7",
                        [True])
     print(f"  {len(edited):,} of them edited (their earlier texts kept)", file=sys.stderr)
 
