@@ -231,8 +231,9 @@ def _sweep(now: datetime) -> None:
 # ---- the worker's step, and reading a result ------------------------------------------------------------
 
 def work(now: datetime | None = None) -> int:
-    """One round of the worker: recover abandoned jobs, make one queued export (so the worker's
-    other queues wait for at most one export), delete expired files. Returns the work done."""
+    """One round of the worker's export thread (``Worker._export_loop``; or of ``onfile worker
+    --once``): recover abandoned jobs, make one queued export, delete expired files. Returns the
+    work done."""
     now = now or timezone.now()
     done = recover_stale(now)
     job = claim_next(now)

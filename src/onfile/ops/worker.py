@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -36,6 +38,8 @@ def _age_seconds(iso: str) -> float:
 class Worker:
     def __init__(self) -> None:
         self.stopping = False
+        # run() makes exports on a thread of their own (see _export_loop); run_once() makes one in turn.
+        self.exports_on_thread = False
 
     def stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -124,7 +128,8 @@ class Worker:
         work = self.whatsapp()
         work += self.email()
         work += self.imap()
-        work += self.exports()
+        if not self.exports_on_thread:
+            work += self.exports()
         self.wal_checkpoint()
         self.checkpoint_if_due()
         self.verify_if_due()
@@ -135,10 +140,30 @@ class Worker:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         log.info("worker started")
+        exporter = threading.Thread(target=self._export_loop, args=(poll_seconds,), name="onfile-exports",
+                                    daemon=True)
+        self.exports_on_thread = True
+        exporter.start()
+        self._loop(self.run_once, poll_seconds)
+        # An export being made is left to its lease: the next worker queues it again.
+        exporter.join(timeout=2)
+        log.info("worker stopped")
+
+    def _export_loop(self, poll_seconds: float) -> None:
+        """Exports of long conversations on a thread of their own (and its own database
+        connection): one takes WeasyPrint up to a minute, and captured messages, sends and
+        emails must not wait for it in the worker's round."""
+        try:
+            self._loop(self.exports, poll_seconds)
+        finally:
+            connection.close()  # this thread's
+
+    def _loop(self, step: Callable[[], int], poll_seconds: float) -> None:
         while not self.stopping:
             work = 0
             try:
-                work = self.run_once()
+                close_old_connections()
+                work = step()
             except Exception:
                 # One failing step must not stop the worker; it logs and tries again.
                 log.exception("worker step failed")
@@ -146,4 +171,3 @@ class Worker:
             deadline = time.monotonic() + (0.05 if work else poll_seconds)
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(0.2)
-        log.info("worker stopped")
