@@ -186,3 +186,14 @@ def test_the_search_page_and_the_command_say_a_hit_is_in_an_earlier_text(world: 
     call_command("search", "deposit", "--as", world.compliance.email, stdout=out)
     assert "(found in an earlier text of the message, replaced 2024-01-20 09:00)" in out.getvalue()
     assert "The [[deposit]] of £25,000" in out.getvalue()
+
+
+@pytest.mark.parametrize(("count_limit", "expected"), [(2, (2, False)), (3, (3, False)), (4, (4, True))])
+def test_counting_stops_at_the_limit_with_earlier_texts_too(world: World, monkeypatch: Any, count_limit: int,
+                                                            expected: tuple[int, bool]) -> None:
+    # "lease": three messages by their text as it is now, a fourth by its earlier text only.
+    from onfile.search import facade
+
+    edit("The lease renewal", "The renewal for our warehouse is attached")
+    monkeypatch.setattr(facade, "COUNT_LIMIT", count_limit)
+    assert count_matches(world.compliance, "lease") == expected
