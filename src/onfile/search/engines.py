@@ -289,6 +289,14 @@ class SqliteEngine:
             # The words alone reach the limit: no need to unite them with the other arms (a union
             # is deduplicated only once every row of it is read; counting stops at the limit).
             return words
+        if len(plan.also) == 1:
+            # Fewer than the limit: add the other arm's rows that the words did not find (their
+            # ids are read from the index once) rather than read the words' matches again.
+            cond, cond_params = plan.also[0]
+            sql = (f"SELECT count(*) FROM (SELECT 1 FROM {MESSAGE_TABLE} m WHERE ({cond}) AND {plan.where.sql} "
+                   f"AND m.id NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s) LIMIT %s)")
+            rest = self._rows(sql, [*cond_params, *plan.where.params, match, limit - words])[0][0]
+            return words + int(rest)
         union, params = self._union(match, plan)
         return int(self._rows(f"SELECT count(*) FROM (SELECT 1 FROM ({union}) LIMIT %s)", [*params, limit])[0][0])
 
