@@ -35,8 +35,11 @@ def test_a_long_export_does_not_hold_up_the_workers_round(monkeypatch: Any) -> N
     try:
         assert exporting.wait(5)
         before = len(rounds)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 8  # the export is held for 10 s
+        while len(rounds) - before < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(rounds) - before >= 3  # rounds went on while the export was being made
+        assert not release.is_set()
     finally:
         release.set()
         worker.stopping = True
