@@ -26,6 +26,7 @@ from typing import BinaryIO, TypeVar, cast
 from django.conf import settings
 
 from onfile.ledger import crypto
+from onfile.ledger.blobs import fsync_dir
 from onfile.ledger.keys import master_key
 
 T = TypeVar("T")
@@ -135,19 +136,11 @@ def write_sealed(name: str, produce: Callable[[BinaryIO], T]) -> tuple[T, Sealed
             writer.close()
             out.flush()
             os.fsync(out.fileno())
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return result, SealedFile(name, key.wrap(data_key), key.key_id, writer.cipher_size)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def open_sealed_file(name: str, wrapped_key: bytes) -> Iterator[bytes]:

@@ -51,7 +51,8 @@ def blob_dir() -> Path:
     return Path(settings.BLOB_DIR)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a new file's name in ``path`` durable (the file's own fsync does not)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -106,7 +107,7 @@ def seal_stream(stream: BinaryIO, media_type: str = "application/octet-stream") 
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except OSError as exc:
         raise BlobError(f"cannot write a blob under {blob_dir()}: {exc.strerror or exc}") from None
     return SealedBlob(

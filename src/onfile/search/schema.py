@@ -89,15 +89,22 @@ def install(connection: BaseDatabaseWrapper) -> None:
 
 
 def uninstall(connection: BaseDatabaseWrapper) -> None:
+    _drop(connection, FTS_TABLE, TRIGGERS, MESSAGE_TABLE, PG_INDEX)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {PG_CONFIG}")
+
+
+def _drop(connection: BaseDatabaseWrapper, fts: str, triggers: tuple[str, ...], table: str, pg_index: str) -> None:
+    """Take one index away: SQLite's FTS5 table and its triggers, or PostgreSQL's column and index."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            for name in TRIGGERS:
+            for name in triggers:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-            cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+            cursor.execute(f"DROP TABLE IF EXISTS {fts}")
         elif connection.vendor == "postgresql":
-            cursor.execute(f"DROP INDEX IF EXISTS {PG_INDEX}")
-            cursor.execute(f"ALTER TABLE {MESSAGE_TABLE} DROP COLUMN IF EXISTS {PG_COLUMN}")
-            cursor.execute(f"DROP TEXT SEARCH CONFIGURATION IF EXISTS {PG_CONFIG}")
+            cursor.execute(f"DROP INDEX IF EXISTS {pg_index}")
+            cursor.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {PG_COLUMN}")
 
 
 def install_order_index(connection: BaseDatabaseWrapper) -> None:
@@ -221,11 +228,4 @@ def install_revisions(connection: BaseDatabaseWrapper) -> None:
 
 
 def uninstall_revisions(connection: BaseDatabaseWrapper) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            for name in REVISION_TRIGGERS:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-            cursor.execute(f"DROP TABLE IF EXISTS {REVISION_FTS_TABLE}")
-        elif connection.vendor == "postgresql":
-            cursor.execute(f"DROP INDEX IF EXISTS {PG_REVISION_INDEX}")
-            cursor.execute(f"ALTER TABLE {REVISION_TABLE} DROP COLUMN IF EXISTS {PG_COLUMN}")
+    _drop(connection, REVISION_FTS_TABLE, REVISION_TRIGGERS, REVISION_TABLE, PG_REVISION_INDEX)
