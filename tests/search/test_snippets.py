@@ -83,3 +83,20 @@ def test_sqlite_snippets_are_those_the_index_itself_would_give(world: World, que
         assert cursor.fetchone()[0] == 0  # no message text stays behind in the connection
     assert {hit.message_id: render(from_index[hit.message_id])[0] for hit in page.hits} == {
         hit.message_id: str(hit.snippet_html) for hit in page.hits}
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's snippets are made on a table of the page")
+def test_a_search_opens_no_transaction_which_would_take_the_write_lock(world: World) -> None:
+    """Our SQLite transactions begin IMMEDIATE (settings.py): one around the snippets' temporary
+    table would make every search queue for the database's write lock behind imports and captures."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        page = search(world.compliance, "sign*")
+    assert page.hits and all(h.snippet_html for h in page.hits)
+    search_sql = [q["sql"] for q in queries.captured_queries]
+    # Up to the snippets' last statement (the ledger entry after them is a write of its own).
+    last = max(i for i, sql in enumerate(search_sql) if "search_page_snippets" in sql)
+    reading = search_sql[:last + 1]
+    assert not any(sql.upper().startswith(("SAVEPOINT", "BEGIN")) for sql in reading), reading
