@@ -161,7 +161,9 @@ class Dovecot:
             client.select_folder(mailbox, readonly=True)
             uids = sorted(client.search(["NOT", "DELETED"]))
             fetched = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
-            return [bytes(fetched[uid][b"BODY[]"]) for uid in uids]
+            # A message expunged between the search and the fetch (onfile's poller moving it
+            # while a test watches the mailbox) comes back without a body: it is gone.
+            return [bytes(body) for uid in uids if (body := fetched.get(uid, {}).get(b"BODY[]")) is not None]
 
     def uidvalidity(self, mailbox: str) -> int:
         with self.client() as client:
