@@ -33,6 +33,20 @@ def test_passwords_are_hashed_with_argon2(admin: Any) -> None:
     assert admin.password.startswith("argon2$argon2id$")
 
 
+def test_the_product_hashes_passwords_at_django_s_argon2_cost(admin: Any) -> None:
+    # The in-process tests hash at Argon2id's least cost (tests/hashers.py); the product must not.
+    from django.contrib.auth.hashers import Argon2PasswordHasher, check_password
+
+    import onfile.settings as product
+
+    assert product.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    hasher = Argon2PasswordHasher()
+    assert (hasher.memory_cost, hasher.time_cost) >= (102_400, 2)
+    stored = hasher.encode("correct horse battery staple 42", hasher.salt())
+    assert stored.startswith("argon2$argon2id$v=19$m=102400,t=2,p=8$")
+    assert check_password("correct horse battery staple 42", stored)  # what the tests' hasher still verifies
+
+
 def test_a_wrong_password_is_refused(admin: Any, client: Client) -> None:
     response = client.post("/login/", {"username": admin.email, "password": "wrong password 123"})
     assert response.status_code == 200 and "wrong" in response.content.decode()

@@ -1,5 +1,6 @@
-"""Settings for the in-process test suite: a private data directory, and webhook captures
-committed in the request's own transaction (the test's), not by the group-commit thread.
+"""Settings for the in-process test suite: a private data directory, webhook captures
+committed in the request's own transaction (the test's), not by the group-commit thread, and
+passwords hashed with Argon2id at its least cost (tests/hashers.py: minutes of CI otherwise).
 
 The environment is set here, before ``onfile.settings`` reads it, because pytest-django
 loads the settings before any conftest runs.
@@ -14,3 +15,6 @@ os.environ.setdefault("ONFILE_LOG_LEVEL", "WARNING")
 os.environ.pop("ONFILE_MASTER_KEY", None)
 
 from onfile.settings import *  # noqa: F403
+
+# Django's own Argon2 verifies (and upgrades) any hash made at the product's cost.
+PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
