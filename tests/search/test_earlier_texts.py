@@ -197,3 +197,41 @@ def test_counting_stops_at_the_limit_with_earlier_texts_too(world: World, monkey
     edit("The lease renewal", "The renewal for our warehouse is attached")
     monkeypatch.setattr(facade, "COUNT_LIMIT", count_limit)
     assert count_matches(world.compliance, "lease") == expected
+
+
+
+@pytest.mark.parametrize(("count_limit", "expected"), [(2, (2, False)), (3, (3, False)), (4, (4, True)),
+                                                       (10, (4, True))])
+@pytest.mark.parametrize("dated", [False, True])
+def test_a_counted_page_counts_earlier_texts_alongside(world: World, monkeypatch: Any, count_limit: int,
+                                                       expected: tuple[int, bool], dated: bool) -> None:
+    # SQLite works the count out with the page: the words' arm counts its matches as it sorts them,
+    # and the earlier texts' rows it did not find are added. No second pass; the same answer.
+    from onfile.search import facade
+    from onfile.search.engines import SqliteEngine
+
+    edit("The lease renewal", "The renewal for our warehouse is attached")
+    monkeypatch.setattr(facade, "COUNT_LIMIT", count_limit)
+    filters = SearchFilters(sent_from=date(2024, 1, 1)) if dated else SearchFilters()  # narrowed, the same hits
+    assert count_matches(world.compliance, "lease", filters) == expected
+    if ON_SQLITE:  # (not the path for a word in most messages, which stops early instead: as in a large archive)
+        monkeypatch.setattr(SqliteEngine, "DENSE_SHARE", 1.0)
+        monkeypatch.setattr(SqliteEngine, "count", lambda *a: pytest.fail("counted in a second pass"))
+    page = search(world.compliance, "lease", filters, per_page=1)
+    assert page.has_next and (page.total, page.total_is_exact) == expected
+    last = search(world.compliance, "lease", filters, per_page=3, page=2)  # the last page: nothing to count
+    assert len(last.hits) == 1 and (last.total, last.total_is_exact) == (4, True)
+
+
+def test_a_counted_page_of_earlier_texts_only(world: World, monkeypatch: Any) -> None:
+    # Before March (the group chat's messages are later), "lease" is only in earlier texts now.
+    from onfile.search.engines import SqliteEngine
+
+    edit("The lease renewal", "The renewal for our warehouse is attached")
+    edit("Hello, I have a question about the lease", "Hello, I have a question")
+    if ON_SQLITE:  # (not the path for a word in most messages, which stops early instead: as in a large archive)
+        monkeypatch.setattr(SqliteEngine, "DENSE_SHARE", 1.0)
+        monkeypatch.setattr(SqliteEngine, "count", lambda *a: pytest.fail("counted in a second pass"))
+    page = search(world.compliance, "lease", SearchFilters(sent_to=date(2024, 2, 28)), per_page=1)
+    assert page.has_next and (page.total, page.total_is_exact) == (2, True)
+    assert all(h.earlier_text_replaced_at for h in page.hits)

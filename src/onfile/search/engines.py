@@ -90,6 +90,9 @@ class Plan:
     # number's conversations; messages whose earlier text matches). Each also meets ``where``.
     also: list[tuple[str, list[Any]]] = field(default_factory=list)
     earlier: bool = False  # one of them is Engine.earlier's: compliance roles find earlier texts too
+    # The caller will want ``count(…, count_limit)`` if there is a next page: an engine that can
+    # work it out alongside the page (for less than a statement of its own) puts it in Found.count.
+    count_limit: int | None = None
 
 
 @dataclass
@@ -97,6 +100,7 @@ class Found:
     rows: list[tuple[Any, ...]]  # one per hit, in order: the DETAILS columns, then the marked snippet
     total: int | None = None  # None: not counted here
     exact: bool = True
+    count: int | None = None  # what count(query, plan, plan.count_limit) answers, when worked out here
 
 
 class Engine(Protocol):
@@ -169,10 +173,11 @@ class SqliteEngine:
         return int(self._rows(f"SELECT coalesce(max(id), 0) FROM {MESSAGE_TABLE}", [])[0][0])
 
     def find(self, query: ParsedQuery, plan: Plan) -> Found:
-        ids, total = self._find_ids(query, plan)
-        return Found(self._details(query, ids), total)
+        ids, total, counted = self._find_ids(query, plan)
+        return Found(self._details(query, ids), total, count=counted)
 
-    def _find_ids(self, query: ParsedQuery, plan: Plan) -> tuple[list[int], int | None]:
+    def _find_ids(self, query: ParsedQuery, plan: Plan) -> tuple[list[int], int | None, int | None]:
+        """The page's ids, the total when known, and count()'s answer when worked out alongside."""
         self._tune()
         match = self.match(query)
         known: int | None = None
@@ -181,21 +186,21 @@ class SqliteEngine:
             # the search, and it says whether the words are in most messages.
             n = self._match_count(match)
             if n == 0 and not plan.also:
-                return [], 0
+                return [], 0, None
             known = None if plan.where.parts or plan.also else n
             prefix = any(t.prefix for group in query.groups for t in group)
             # Not for prefixes: FTS5 expands a prefix again for every message it is asked about.
             if not prefix and n > self.DENSE_SHARE * self._approx_messages() and plan.offset < 1000:
-                return self._ids_dense(match, plan), known
+                return self._ids_dense(match, plan), known, None
         if plan.also:
-            return self._covered(plan, lambda covering: self._page_of_arms(match, plan, covering)), None
+            return self._covered(plan, lambda covering: self._page_of_arms(match, plan, covering))
         order = ORDER_SQL.get(plan.order, f"{FTS_TABLE}.rank, m.sent_at DESC, m.id DESC")
         rank = f", {FTS_TABLE}.rank AS rank" if plan.order == "relevance" else ""
         head = f"SELECT m.id AS id, m.sent_at AS sent_at{rank} FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} m"
         tail = f" ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql}"
         found = self._covered(plan, lambda covering: self._page(
             (head + covering + tail, [match, *plan.where.params]), plan, order, count=known is None))
-        return found if known is None else (found[0], known)
+        return (found[0], known if known is not None else found[1], None)
 
     def _covered(self, plan: Plan, run: Callable[[str], T]) -> T:
         """``run(INDEXED BY …)`` when the covering index serves the plan, else ``run("")``."""
@@ -209,22 +214,46 @@ class SqliteEngine:
             self.connection._onfile_order_index = False  # type: ignore[attr-defined]
             return run("")
 
-    def _page_of_arms(self, match: str, plan: Plan, covering: str) -> list[int]:
+    def _page_of_arms(self, match: str, plan: Plan, covering: str) -> tuple[list[int], None, int | None]:
         """The page of the words' matches and the plan's further arms together: each arm's first
         offset + limit rows, then the page of their union (a union of every match, deduplicated
-        and sorted, cost a word in 60,000 messages twice what its own page did). Not counted
-        here: the facade asks ``count`` when it needs the number."""
+        and sorted, cost a word in 60,000 messages twice what its own page did). The total is not
+        known here; count()'s answer is when the plan asks for it and there is one further arm:
+        the words' arm reads every match to sort them, so it counts them too (a window), and the
+        further arm's rows the words did not find are added (a client's "contract", compliance,
+        counted: the page plus a second pass over the matches before, the page alone now)."""
         order = ORDER_SQL.get(plan.order, ORDER_SQL["newest"])  # relevance: by time, as its arms have no rank
         first = plan.offset + plan.limit
-        arms = [(f"SELECT m.id AS id, m.sent_at AS sent_at FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} m{covering} "
-                 f"ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql} "
-                 f"ORDER BY {order} LIMIT %s", [match, *plan.where.params, first])]
-        arms += [(f"SELECT m.id AS id, m.sent_at AS sent_at FROM {MESSAGE_TABLE} m WHERE ({cond}) AND {plan.where.sql} "
-                  f"ORDER BY {order} LIMIT %s", [*cond_params, *plan.where.params, first])
-                 for cond, cond_params in plan.also]
-        union = " UNION ".join(f"SELECT * FROM ({sql})" for sql, _ in arms)
-        sql = f"SELECT id FROM ({union}) ORDER BY {order.replace('m.', '')} LIMIT %s OFFSET %s"
-        return [r[0] for r in self._rows(sql, [*(v for _, params in arms for v in params), plan.limit, plan.offset])]
+        counting = plan.count_limit is not None and len(plan.also) == 1
+        window = ", count(*) OVER () AS n" if counting else ""
+        words = (f"SELECT m.id AS id, m.sent_at AS sent_at{window} FROM {FTS_TABLE} CROSS JOIN {MESSAGE_TABLE} "
+                 f"m{covering} ON m.id = {FTS_TABLE}.rowid WHERE {FTS_TABLE} MATCH %s AND {plan.where.sql} "
+                 f"ORDER BY {order} LIMIT %s")
+        arms = [(f"SELECT m.id AS id, m.sent_at AS sent_at FROM {MESSAGE_TABLE} m WHERE ({cond}) AND {plan.where.sql} "
+                 f"ORDER BY {order} LIMIT %s", [*cond_params, *plan.where.params, first])
+                for cond, cond_params in plan.also]
+        union = " UNION ".join(["SELECT id, sent_at FROM w", *(f"SELECT * FROM ({sql})" for sql, _ in arms)])
+        n = ", (SELECT n FROM w LIMIT 1)" if counting else ""
+        sql = (f"WITH w AS MATERIALIZED ({words}) "
+               f"SELECT id{n} FROM ({union}) ORDER BY {order.replace('m.', '')} LIMIT %s OFFSET %s")
+        rows = self._rows(sql, [match, *plan.where.params, first, *(v for _, params in arms for v in params),
+                                plan.limit, plan.offset])
+        ids = [r[0] for r in rows]
+        if not counting or len(rows) < plan.limit:  # the last page: the facade counts what is on it
+            return ids, None, None
+        assert plan.count_limit is not None
+        found = int(rows[0][1] or 0)
+        if found >= plan.count_limit:
+            return ids, None, found
+        return ids, None, found + self._rest(match, plan, plan.count_limit - found)
+
+    def _rest(self, match: str, plan: Plan, limit: int) -> int:
+        """How many rows of the plan's one further arm the words do not match (up to ``limit``):
+        their ids are read from the index once, rather than the words' matches again."""
+        cond, cond_params = plan.also[0]
+        sql = (f"SELECT count(*) FROM (SELECT 1 FROM {MESSAGE_TABLE} m WHERE ({cond}) AND {plan.where.sql} "
+               f"AND m.id NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s) LIMIT %s)")
+        return int(self._rows(sql, [*cond_params, *plan.where.params, match, limit])[0][0])
 
     def _page(self, source: tuple[str, list[Any]], plan: Plan, order: str,
               count: bool = True) -> tuple[list[int], int | None]:
@@ -289,14 +318,8 @@ class SqliteEngine:
             # The words alone reach the limit: no need to unite them with the other arms (a union
             # is deduplicated only once every row of it is read; counting stops at the limit).
             return words
-        if len(plan.also) == 1:
-            # Fewer than the limit: add the other arm's rows that the words did not find (their
-            # ids are read from the index once) rather than read the words' matches again.
-            cond, cond_params = plan.also[0]
-            sql = (f"SELECT count(*) FROM (SELECT 1 FROM {MESSAGE_TABLE} m WHERE ({cond}) AND {plan.where.sql} "
-                   f"AND m.id NOT IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s) LIMIT %s)")
-            rest = self._rows(sql, [*cond_params, *plan.where.params, match, limit - words])[0][0]
-            return words + int(rest)
+        if len(plan.also) == 1:  # fewer than the limit: add the other arm's rows the words did not find
+            return words + self._rest(match, plan, limit - words)
         union, params = self._union(match, plan)
         return int(self._rows(f"SELECT count(*) FROM (SELECT 1 FROM ({union}) LIMIT %s)", [*params, limit])[0][0])
 

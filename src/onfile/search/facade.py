@@ -54,6 +54,8 @@ def search(user: Any, query: str, filters: SearchFilters | None = None, *, page:
     _check_paging(page, per_page, order)
     filters, parsed, engine = _begin(user, query, filters)
     plan = _plan(user, filters, parsed, order, page, per_page, engine)
+    if plan is not None and count:
+        plan.count_limit = COUNT_LIMIT + 1
     found = engine.find(parsed, plan) if plan is not None else Found([], 0)
     has_next = len(found.rows) > per_page
     rows = found.rows[:per_page]
@@ -114,7 +116,7 @@ def _total(found: Found, plan: Plan | None, has_next: bool, engine: Any, parsed:
         return found.total, found.exact
     if not has_next:  # this page is the last: everything is before or on it
         return plan.offset + on_page, True
-    n = engine.count(parsed, plan, COUNT_LIMIT + 1)
+    n = found.count if found.count is not None else engine.count(parsed, plan, COUNT_LIMIT + 1)
     if n > COUNT_LIMIT:
         return max(COUNT_LIMIT, plan.offset + on_page), False
     return max(n, plan.offset + on_page), True
