@@ -242,7 +242,7 @@ class SqliteEngine:
                  for cond, cond_params in plan.also]
         params = [v for _, arm_params in arms for v in arm_params]
         page = f"ORDER BY {order.replace('m.', '')} LIMIT %s OFFSET %s"
-        if window:  # the words' arm is read once, for its rows and for its count (a CTE read twice is kept)
+        if window:  # the words' arm, worked out once (MATERIALIZED), gives its rows and its count
             union = " UNION ".join(["SELECT id, sent_at FROM w", *(f"SELECT * FROM ({sql})" for sql, _ in arms[1:])])
             sql = f"WITH w AS MATERIALIZED ({arms[0][0]}) SELECT id, (SELECT n FROM w LIMIT 1) FROM ({union}) {page}"
         else:  # (a CTE costs more: its rows are written out first, 16 ms for "contract")
