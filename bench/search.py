@@ -486,7 +486,9 @@ def ledger_entry_cost(user: Any, n: int) -> list[float]:
 
 def report(archive: Archive, result: dict[str, Any], command: str) -> str:
     times, hits = result["times"], result["hits"]
-    ms = lambda v: f"{v * 1000:.1f}"  # noqa: E731
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.1f}"
+
     built = f"built in {archive.seconds_to_build:.0f} s" if archive.seconds_to_build else "reused"
     typical = [k for k in result["kinds"] if "stress" not in k]
 
