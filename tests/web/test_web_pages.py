@@ -252,6 +252,28 @@ def test_administration_pages(world: dict[str, Any]) -> None:
     assert as_(world["people"]["audrey"]).get("/manage/users").status_code == 403
 
 
+def test_the_ledger_page_shows_checkpoints_and_verify_results(world: dict[str, Any]) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from onfile.ledger.models import Checkpoint
+
+    ada, audrey = as_(world["people"]["ada"]), as_(world["people"]["audrey"])
+    html = ada.get("/manage/ledger").content.decode()
+    assert "No verify has run yet." in html and "<dd>never</dd>" in html
+    assert ada.post("/manage/ledger/checkpoint").status_code == 302
+    assert audrey.post("/manage/ledger/checkpoint").status_code == 403  # the auditor only reads
+    checkpoint = Checkpoint.objects.order_by("-size").first()
+    assert checkpoint is not None and checkpoint.reason == "manual"
+    call_command("verify", stdout=StringIO())
+    verified = Entry.objects.filter(kind="verify.completed").get()
+    html = audrey.get("/manage/ledger").content.decode()
+    assert f"<dd>{checkpoint.size}</dd>" in html and checkpoint.root[:10] in html
+    assert f"<td>{verified.seq}</td>" in html and '<span class="ok">passed</span>' in html
+    assert "verify.completed" in audrey.get("/manage/ledger?kind=verify").content.decode()
+
+
 def test_media_is_served_only_to_those_who_may_see_it(world: dict[str, Any], client: Client) -> None:
     deliver(client, (FIXTURES / "document.json").read_bytes())
     attachment = Message.objects.get(type="document").attachments.get()
