@@ -16,5 +16,6 @@ os.environ.pop("ONFILE_MASTER_KEY", None)
 
 from onfile.settings import *  # noqa: F403
 
-# Django's own Argon2 verifies (and upgrades) any hash made at the product's cost.
+# Same algorithm ("argon2"), so a hash made at the product's cost (by a subprocess) still verifies:
+# Argon2 reads the cost from the hash.
 PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
